@@ -1,0 +1,361 @@
+"""The vanilla MNIST GAN of chapter 1: a faithful port of the Keras example.
+
+Generator: z (100) -> Dense 256 -> LeakyReLU(0.2) -> BN -> Dense 512 -> LeakyReLU
+-> BN -> Dense 1024 -> LeakyReLU -> BN -> Dense 784 -> tanh -> 28x28x1.
+Discriminator: flatten -> Dense 512 -> LeakyReLU(0.2) -> Dense 256 -> LeakyReLU
+-> Dense 1 (-> sigmoid). Adam(2e-4, beta1=0.5), batch 32, 30,000 steps.
+
+The discriminator returns the logit; :func:`bce` applies the sigmoid inside
+the loss, which is the Keras ``sigmoid`` + ``binary_crossentropy`` pair
+computed without overflow. ``D.prob(x)`` gives D(x) itself.
+
+Each training step (:func:`train_step`) does what the Keras ``train`` loop does:
+D takes one Adam step on a real half-batch (label 1) and one on a generated
+half-batch (label 0), then G takes one step through the "combined model"
+(D frozen) with target 1 on a full batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import Checkpoint, cached
+from .data import load_mnist
+from .progress import progress
+from .settings import get_device, get_scale, seed_everything
+
+IMG_SHAPE = (1, 28, 28)
+MONITOR_SAMPLES = 500
+MONITOR_SEED = 12345
+
+
+def keras_batchnorm(
+    num_features: int, momentum: float = 0.8, epsilon: float = 1e-3
+) -> nn.BatchNorm1d:
+    """PyTorch's equivalent of Keras ``BatchNormalization(momentum, epsilon)``.
+
+    Keras updates ``moving = momentum * moving + (1 - momentum) * batch``;
+    PyTorch updates ``running = (1 - m) * running + m * batch``. So Keras's
+    momentum 0.8 is PyTorch's 0.2. Keras's default epsilon is 1e-3.
+    """
+    return nn.BatchNorm1d(num_features, eps=epsilon, momentum=1.0 - momentum)
+
+
+def eps_trap_batchnorm(num_features: int) -> nn.BatchNorm1d:
+    """The common mistranslation ``nn.BatchNorm1d(n, 0.8)``: eps=0.8, not momentum."""
+    return nn.BatchNorm1d(num_features, 0.8)
+
+
+def keras_init(module: nn.Module) -> None:
+    """Keras ``Dense`` defaults: Glorot-uniform kernel, zero bias."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    """z -> 256 -> 512 -> 1024 -> 784 MLP with LeakyReLU, BatchNorm and tanh."""
+
+    def __init__(self, z_dim: int = 100, batchnorm: str = "keras") -> None:
+        super().__init__()
+        norms = {"keras": keras_batchnorm, "eps_trap": eps_trap_batchnorm}
+        if batchnorm not in norms:
+            raise ValueError(f"batchnorm must be 'keras' or 'eps_trap', got {batchnorm!r}")
+        layers: list[nn.Module] = []
+        width = z_dim
+        for out in (256, 512, 1024):
+            layers += [nn.Linear(width, out), nn.LeakyReLU(0.2), norms[batchnorm](out)]
+            width = out
+        layers += [nn.Linear(width, math.prod(IMG_SHAPE)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.z_dim = z_dim
+        self.apply(keras_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *IMG_SHAPE)
+
+
+class Discriminator(nn.Module):
+    """784 -> 512 -> 256 -> 1 MLP with LeakyReLU; returns the logit of D(x)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(math.prod(IMG_SHAPE), 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
+        )
+        self.apply(keras_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+    def prob(self, x: torch.Tensor) -> torch.Tensor:
+        """D(x): the probability that ``x`` is real."""
+        return torch.sigmoid(self(x))
+
+
+def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(logits) against a constant label."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))], estimated on a batch."""
+    return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    """The generator's loss on D's logits for generated images.
+
+    ``non_saturating``: -E log D(G(z)), what the Keras example minimises (BCE with
+    target 1). ``saturating``: E log(1 - D(G(z))), the minimax game's own term,
+    whose gradient vanishes while D confidently rejects the fakes.
+    """
+    if kind == "non_saturating":
+        return -F.logsigmoid(fake_logits).mean()
+    if kind == "saturating":
+        return F.logsigmoid(-fake_logits).mean()
+    raise ValueError(f"generator loss must be 'non_saturating' or 'saturating', got {kind!r}")
+
+
+def accuracy(logits: torch.Tensor, target: float) -> float:
+    """Keras ``binary_accuracy``: share of sigmoid(logits) on the target's side of 0.5."""
+    return ((logits > 0).float() == target).float().mean().item()
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Everything that defines a chapter 1 training run (defaults: the seed's)."""
+
+    steps: int = 30_000
+    batch_size: int = 32
+    z_dim: int = 100
+    lr: float = 2e-4
+    beta1: float = 0.5
+    sample_every: int = 200
+    seed: int = 0
+    # The variants that chapter 1 measures; the defaults are the Keras example.
+    batchnorm: str = "keras"
+    g_loss: str = "non_saturating"
+    freeze_d: bool = True
+    d_pretrain: int = 0
+    d_steps: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Steps and sampling interval per scale; ``paper`` is the seed's own run.
+SCALE_SETTINGS = {
+    "smoke": {"steps": 150, "sample_every": 50},
+    "book": {"steps": 12_000, "sample_every": 500},
+    "paper": {"steps": 30_000, "sample_every": 200},
+}
+
+
+def config_for(scale: str | None = None, **overrides: Any) -> GANConfig:
+    """The chapter 1 config at ``scale``, with any field overridden."""
+    return replace(GANConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides)
+
+
+def build(config: dict[str, Any]) -> dict[str, nn.Module]:
+    """Fresh G and D for a config dict (the checkpoint registry's builder)."""
+    return {
+        "G": Generator(config["z_dim"], config["batchnorm"]),
+        "D": Discriminator(),
+    }
+
+
+def d_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    data: torch.Tensor,
+    config: GANConfig,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """D's half of an iteration: one Adam step on real (1), one on fake (0).
+
+    Keras's ``generator.predict`` runs BatchNorm in inference mode, so the
+    fakes shown to D come from G in ``eval()`` mode, as in the original.
+    """
+    device = next(G.parameters()).device
+    half = config.batch_size // 2
+    real = data[torch.randint(len(data), (half,), generator=generator)].to(device)
+    z = torch.randn(half, config.z_dim, generator=generator).to(device)
+    fake = sample(G, z).to(device)
+    losses, accs = [], []
+    for images, target in ((real, 1.0), (fake, 0.0)):
+        opt_d.zero_grad(set_to_none=True)
+        logits = D(images)
+        loss = bce(logits, target)
+        loss.backward()
+        opt_d.step()
+        losses.append(loss.item())
+        accs.append(accuracy(logits.detach(), target))
+    return {"d_loss": sum(losses) / 2, "d_acc": sum(accs) / 2}
+
+
+def g_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    config: GANConfig,
+    generator: torch.Generator,
+) -> float:
+    """G's half: the "combined model" G -> D with target 1 on a full batch.
+
+    With ``freeze_d`` (the Keras ``discriminator.trainable = False``) only G
+    moves; without it D is stepped too, towards calling the fakes real.
+    """
+    device = next(G.parameters()).device
+    z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
+    D.requires_grad_(not config.freeze_d)
+    opt_g.zero_grad(set_to_none=True)
+    opt_d.zero_grad(set_to_none=True)
+    loss = generator_loss(D(G(z)), config.g_loss)
+    loss.backward()
+    opt_g.step()
+    if not config.freeze_d:
+        opt_d.step()
+    D.requires_grad_(True)
+    return loss.item()
+
+
+def train_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    data: torch.Tensor,
+    config: GANConfig,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """One iteration of the Keras loop (``d_steps`` D updates, then G); its log."""
+    logs = [d_step(G, D, opt_d, data, config, generator) for _ in range(config.d_steps)]
+    return {
+        "d_loss": sum(entry["d_loss"] for entry in logs) / len(logs),
+        "d_acc": sum(entry["d_acc"] for entry in logs) / len(logs),
+        "g_loss": g_step(G, D, opt_g, opt_d, config, generator),
+    }
+
+
+def train(
+    config: GANConfig,
+    data: torch.Tensor | None = None,
+    device: str | torch.device | None = None,
+    fixed_z: torch.Tensor | None = None,
+    monitor: Callable[[nn.Module], dict[str, float]] | None = None,
+    quiet: bool = False,
+    log_every: int = 0,
+) -> Checkpoint:
+    """Train G and D with ``config`` on ``data`` (MNIST training images by default).
+
+    Every ``sample_every`` steps the generator's images for ``fixed_z`` (25
+    draws by default) are kept in ``checkpoint.extra["samples"]``, so a
+    notebook can show training progress from the same noise, and ``monitor(G)``
+    (if given) is recorded in ``checkpoint.extra["monitor"]``. With
+    ``log_every`` the seed's log line is printed every that many steps.
+    """
+    device = get_device(device)
+    generator = seed_everything(config.seed)
+    if data is None:
+        data = load_mnist("train").images
+    if fixed_z is None:
+        fixed_z = torch.randn(25, config.z_dim, generator=generator)
+    G, D = (m.to(device) for m in build(config.to_dict()).values())
+    betas = (config.beta1, 0.999)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    for _ in range(config.d_pretrain):
+        d_step(G, D, opt_d, data, config, generator)
+    log, samples, monitored = [], {}, []
+    start = time.perf_counter()
+    bar = progress(config.steps, "training GAN", disable=quiet)
+    for step in range(config.steps + 1):
+        if step % config.sample_every == 0 or step == config.steps:
+            samples[step] = sample(G, fixed_z)
+            if monitor is not None:
+                monitored.append({"step": step, **monitor(G)})
+        if step == config.steps:
+            break
+        entry = train_step(G, D, opt_g, opt_d, data, config, generator)
+        entry["step"] = step
+        log.append(entry)
+        if log_every and step % log_every == 0:
+            bar.write(log_line(step, entry))
+        bar.update(1)
+    bar.close()
+    extra = {
+        "samples": samples,
+        "monitor": monitored,
+        "seconds": time.perf_counter() - start,
+        "fixed_z": fixed_z,
+    }
+    G.eval()
+    D.eval()
+    return Checkpoint("gan", config.to_dict(), {"G": G, "D": D}, log, extra)
+
+
+def trained(config: GANConfig, device: str | torch.device | None = None) -> Checkpoint:
+    """The GAN trained with ``config``, from the cache when it is there.
+
+    Sample quality (:class:`ganbook.metrics.Evaluator` scores of 500 images) is
+    monitored at every ``sample_every`` steps.
+    """
+    from .metrics import get_evaluator
+
+    scale = get_scale()
+    evaluator = get_evaluator(scale, device)
+    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
+
+    def run() -> Checkpoint:
+        def monitor(G: nn.Module) -> dict[str, float]:
+            return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
+
+        return train(config, device=device, monitor=monitor)
+
+    return cached("gan", scale, key, run, device)
+
+
+@torch.no_grad()
+def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """G's images for the noise ``z`` (inference mode), on the CPU."""
+    was_training = G.training
+    G.eval()
+    images = G(z.to(next(G.parameters()).device)).cpu()
+    G.train(was_training)
+    return images
+
+
+@torch.no_grad()
+def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> torch.Tensor:
+    """``n`` images from G for z ~ N(0, I) drawn with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    z_dim = G.z_dim
+    chunks = [
+        sample(G, torch.randn(min(batch, n - i), z_dim, generator=generator))
+        for i in range(0, n, batch)
+    ]
+    return torch.cat(chunks)
+
+
+def log_line(step: int, entry: dict[str, float]) -> str:
+    """The Keras example's progress line for one step."""
+    return (
+        f"{step} [D loss: {entry['d_loss']:f}, acc.: {100 * entry['d_acc']:.2f}%] "
+        f"[G loss: {entry['g_loss']:f}]"
+    )

@@ -1,0 +1,109 @@
+"""Train a chapter's model outside Jupyter, for example on a GPU server.
+
+    python -m ganbook.train gan --scale book --seed 0 --out runs/gan
+
+writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
+(one row per step) and, for generators, ``samples.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from . import checkpoint
+from .data import DataError
+from .settings import SCALES, get_device
+
+
+def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
+    from . import gan
+
+    overrides = {"seed": args.seed}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    config = gan.config_for(args.scale, **overrides)
+    return gan.train(config, device=args.device, log_every=config.sample_every)
+
+
+def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
+    from .metrics import CLASSIFIER_EPOCHS, train_classifier
+
+    epochs = args.steps if args.steps is not None else CLASSIFIER_EPOCHS[args.scale]
+    return train_classifier(epochs, seed=args.seed, device=args.device)
+
+
+#: model name -> trainer; later chapters add theirs here.
+TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
+    "gan": _train_gan,
+    "classifier": _train_classifier,
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m ganbook.train", description="Train one of the book's models."
+    )
+    p.add_argument("model", choices=sorted(TRAINERS), help="which model to train")
+    p.add_argument("--scale", choices=SCALES, default="book", help="how much work (default book)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="folder for model.pt and log.csv")
+    p.add_argument("--steps", type=_positive_int, help="override the scale's steps (epochs)")
+    p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.device = get_device(args.device)
+        result = TRAINERS[args.model](args)
+    except (DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = checkpoint.save(result, args.out / "model.pt")
+    pd.DataFrame(result.log).to_csv(args.out / "log.csv", index=False)
+    if "G" in result.models:
+        _save_samples(result, args.out / "samples.png")
+    print(f"saved {path}")
+    return 0
+
+
+def _save_samples(result: checkpoint.Checkpoint, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plots import image_grid
+
+    last = max(result.extra["samples"])
+    matplotlib.pyplot.imsave(path, image_grid(result.extra["samples"][last], nrow=5))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
