@@ -148,3 +148,23 @@ def test_a_tiny_gan_moves_towards_a_1d_gaussian():
     end = distance()
     assert start > 3.0
     assert end < 0.5, f"Wasserstein distance went from {start:.2f} to {end:.2f}"
+
+
+def test_cache_trains_once_then_loads(tmp_path, monkeypatch):
+    from ganbook import checkpoint
+
+    monkeypatch.setenv("GANBOOK_CACHE", str(tmp_path))
+    calls = []
+    config = gan.config_for("smoke", steps=1, sample_every=1, batch_size=8)
+    data = torch.rand(16, 1, 28, 28) * 2 - 1
+
+    def run():
+        calls.append(1)
+        return gan.train(config, data=data, device="cpu", quiet=True)
+
+    first = checkpoint.cached("gan", "smoke", config.to_dict(), run, device="cpu")
+    second = checkpoint.cached("gan", "smoke", config.to_dict(), run, device="cpu")
+    assert len(calls) == 1
+    assert second.log == first.log and len(list(tmp_path.glob("gan-smoke-*.pt"))) == 1
+    other = checkpoint.cached("gan", "book", config.to_dict(), run, device="cpu")
+    assert len(calls) == 2 and other.kind == "gan"

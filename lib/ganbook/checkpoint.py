@@ -5,8 +5,9 @@ config that built it, the state dict of each network and the training log.
 ``load`` rebuilds the networks from the config through the builder registered
 for the kind, so ``load(path)`` is all a reader needs.
 
-``cached`` keys a checkpoint by kind, scale and config: a notebook re-run with
-the same settings loads in seconds instead of training again.
+``cached`` keys a checkpoint by kind, scale, config and the source of the
+model's module: a notebook re-run with the same settings loads in seconds
+instead of training again, and edited code trains afresh.
 """
 
 from __future__ import annotations
@@ -85,19 +86,21 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Checkpoi
             model.to(device).eval()
     except (RuntimeError, KeyError, EOFError, ValueError) as exc:
         raise RuntimeError(
-            f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it and "
-            "train again."
+            f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it and train again."
         ) from None
-    return Checkpoint(
-        payload["kind"], payload["config"], models, payload["log"], payload["extra"]
-    )
+    return Checkpoint(payload["kind"], payload["config"], models, payload["log"], payload["extra"])
 
 
 def config_key(kind: str, scale: str, config: dict[str, Any]) -> str:
-    """A short stable name for (kind, scale, config), used as the cache file name."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return f"{kind}-{scale}-{digest}"
+    """A short stable name for (kind, scale, config), used as the cache file name.
+
+    The source of the module that builds the kind is part of the key, so a
+    change to the model or training code never loads a stale model.
+    """
+    module = importlib.import_module(BUILDERS[kind].split(":")[0])
+    code = Path(module.__file__).read_bytes() if module.__file__ else b""
+    text = json.dumps(config, sort_keys=True, default=str).encode() + code
+    return f"{kind}-{scale}-{hashlib.sha256(text).hexdigest()[:12]}"
 
 
 def cached(

@@ -162,4 +162,3 @@ def _sample_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0].rstrip(":") if text else type(exc).__name__
-

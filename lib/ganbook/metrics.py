@@ -117,7 +117,9 @@ def predict(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.
 
 @torch.no_grad()
 def _batched(
-    model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+    model: nn.Module,
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
     batch: int = 1000,
 ) -> torch.Tensor:
     """``fn`` over ``images`` in chunks on ``model``'s device, in eval mode, on the CPU."""

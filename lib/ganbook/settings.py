@@ -46,9 +46,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
             "mps": torch.backends.mps.is_available(),
         }
         if kind not in available:
-            raise ValueError(
-                f"unknown device {wanted!r}: GANBOOK_DEVICE must be cuda, mps or cpu"
-            )
+            raise ValueError(f"unknown device {wanted!r}: GANBOOK_DEVICE must be cuda, mps or cpu")
         if not available[kind]:
             raise ValueError(f"GANBOOK_DEVICE={wanted} but this machine has no {kind}")
         return torch.device(wanted)
