@@ -84,6 +84,8 @@ class Stacked(nn.Module):
                 f"expected {self.num_samples} inputs stacked on axis 0, got {x.shape[0]}"
             )
         skeleton = self._skeleton[0]
+        if _is_mlp(skeleton):
+            return self._mlp_forward(x)
         skeleton.train(self.training)
 
         def one(params: dict, buffers: dict, xi: torch.Tensor) -> torch.Tensor:
@@ -91,6 +93,22 @@ class Stacked(nn.Module):
 
         params, buffers = self.state()
         return vmap(one, randomness="different")(params, buffers, x)
+
+    def _mlp_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Linear layers as batched matrix products: the same numbers, far less overhead."""
+        params, _ = self.state()
+        h = x.flatten(2)
+        for name, layer in self._skeleton[0].named_children():
+            if isinstance(layer, nn.Linear):
+                weight = params[f"{name}.weight"]
+                bias = params.get(f"{name}.bias")
+                if bias is None:
+                    h = torch.bmm(h, weight.transpose(1, 2))
+                else:
+                    h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            else:
+                h = layer(h)
+        return h
 
     def unstack(self) -> list[nn.Module]:
         """The K samples as separate ordinary modules (copies)."""
@@ -106,6 +124,17 @@ class Stacked(nn.Module):
         return models
 
 
+#: Layers that act on each number alone, so they apply to stacked inputs as they are.
+_ELEMENTWISE = (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Identity)
+
+
+def _is_mlp(module: nn.Module) -> bool:
+    """A Sequential of Linear layers and elementwise activations (no buffers)."""
+    return isinstance(module, nn.Sequential) and all(
+        isinstance(layer, (nn.Linear, *_ELEMENTWISE)) for layer in module
+    )
+
+
 def prior_energy(stack: Stacked, prior_std: float) -> torch.Tensor:
     """``-log p(theta_k) = |theta_k|^2 / (2 prior_std^2)`` for each sample k (shape (K,))."""
     if not prior_std > 0:
@@ -116,7 +145,8 @@ def prior_energy(stack: Stacked, prior_std: float) -> torch.Tensor:
 
 def real_class_log_prob(logits: torch.Tensor) -> torch.Tensor:
     """log D(x): log of the probability of any real class (1..K), from K+1 logits."""
-    return torch.logsumexp(logits[..., 1:], dim=-1) - torch.logsumexp(logits, dim=-1)
+    log_p = F.log_softmax(logits, dim=-1)
+    return log_p[..., 1] if logits.shape[-1] == 2 else torch.logsumexp(log_p[..., 1:], dim=-1)
 
 
 def fake_class_log_prob(logits: torch.Tensor) -> torch.Tensor:
