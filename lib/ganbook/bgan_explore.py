@@ -20,9 +20,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Image
 
-from .checkpoint import Checkpoint, cached
-from .settings import get_scale
-from .synthetic import JSEstimator, SynthConfig, config_for, js_estimator, train, trained
+from .checkpoint import Checkpoint
+from .synthetic import JSEstimator, SynthConfig, config_for, js_estimator, trained
 
 REAL_COLOUR = "0.75"
 
@@ -191,13 +190,7 @@ class Explorer:
             redraw(estimator.project(fake))
 
         try:
-            result = cached(
-                "bgan_synth",
-                get_scale(self.scale),
-                config.to_dict(),
-                lambda: train(config, quiet=True, on_eval=on_eval),
-                verbose=False,
-            )
+            result = trained(config, quiet=True, on_eval=on_eval)
             if not history:
                 history.extend(result.log)
                 redraw(result.extra["points"][max(result.extra["points"])])

@@ -72,7 +72,7 @@ class SGHMC(torch.optim.Optimizer):
         self.generator = generator
 
     @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001 - the Optimizer signature
+    def step(self, closure=None):
         """One SGHMC step for every parameter that has a gradient."""
         loss = None
         if closure is not None:

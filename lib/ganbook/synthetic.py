@@ -32,6 +32,8 @@ a generator whose points land far from the data at log(2) / 2 instead of log 2.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -433,13 +435,33 @@ def train(
     return Checkpoint("bgan_synth", config.to_dict(), {"G": G, "D": D}, log, extra)
 
 
-def trained(config: SynthConfig, device: str | torch.device | None = None) -> Checkpoint:
-    """The run of ``config``, from the cache when it is there (trained otherwise)."""
+def cache_key(config: SynthConfig) -> dict[str, Any]:
+    """The cache key of a run: its config and the source of the sampler's modules.
+
+    The checkpoint cache already keys on this module's source; the energies
+    and the optimizer live in two others, so an edit there trains afresh too.
+    """
+    from . import bayesian_gan, sghmc
+
+    code = "".join(inspect.getsource(module) for module in (bayesian_gan, sghmc))
+    return {**config.to_dict(), "code": hashlib.sha256(code.encode()).hexdigest()[:12]}
+
+
+def trained(
+    config: SynthConfig,
+    device: str | torch.device | None = None,
+    quiet: bool = False,
+    on_eval: Callable[[dict[str, Any], np.ndarray, dict[str, nn.Module]], None] | None = None,
+) -> Checkpoint:
+    """The run of ``config``, from the cache when it is there (trained otherwise).
+
+    ``quiet`` and ``on_eval`` are passed to :func:`train` when it trains.
+    """
     return cached(
         "bgan_synth",
         get_scale(),
-        config.to_dict(),
-        lambda: train(config, device=device),
+        cache_key(config),
+        lambda: train(config, device=device, quiet=quiet, on_eval=on_eval),
         device,
         verbose=False,
     )
