@@ -71,6 +71,7 @@ def plot_js(ax: plt.Axes, frame: pd.DataFrame, hue: str = "method") -> plt.Axes:
     )
     ax.set_ylabel("JS divergence (nats)")
     ax.set_ylim(0, None)
+    ax.legend(title=hue, fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
     return ax
 
 
