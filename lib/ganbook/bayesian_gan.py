@@ -29,8 +29,9 @@ D has K + 1 outputs with class 0 "generated", as in the original; for an
 unsupervised GAN K = 1 and D(x) is the softmax probability of class 1.
 
 Batched sampling: :class:`Stacked` holds the weight sets of one network with a
-leading axis of length J*M (or J_d*M) and runs them all in one call through
-``torch.func.vmap``. Parameters and buffers are both stacked, so every weight
+leading axis of length J*M (or J_d*M) and runs them all in one call: batched
+matrix products for an MLP, ``torch.func.vmap`` over ``functional_call`` for
+any other network. Parameters and buffers are both stacked, so every weight
 sample has its own BatchNorm statistics (the original shared them between
 samples). One optimizer steps all of them: SGHMC and Adam update each number
 on its own, so a stacked step is exactly the separate steps.

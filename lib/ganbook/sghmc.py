@@ -27,11 +27,11 @@ added two terms to each network's loss, a prior term and a noise term
 gradient of ``sum(w * n)`` is ``n``, so plain SGD with learning rate ``lr`` on
 that loss takes ``theta <- theta - lr * (grad L + n / N)``: the noise enters
 through the gradient, as SGHMC's does. With ``U = N L`` that is SGHMC with
-``eta = lr / N`` and injected variance ``(lr / N)^2 noise_std^2`` instead of
-``2 alpha eta``; and Adam then divides each coordinate by a running
-root-mean-square of (gradient + noise), so neither the step size nor the
-noise level is the one the sampler needs. :func:`noise_loss` is that term, for
-comparison.
+``eta = lr / N``, ``alpha = 1`` (no momentum) and injected variance
+``(lr / N)^2 noise_std^2`` instead of ``2 alpha eta``; and Adam then divides
+each coordinate by a running root-mean-square of (gradient + noise), so
+neither the step size nor the noise level is the one the sampler needs.
+:func:`noise_loss` is that term, for comparison.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def noise_loss(
     gradient at every step. Kept here to show what the original did; the book's
     samplers use :class:`SGHMC`.
     """
-    total = torch.zeros(())
-    for w in params:
-        n = torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device)
-        total = total.to(w.device) + (w * n).sum() * noise_std
-    return total / scale
+    terms = [
+        (w * torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device)).sum()
+        for w in params
+    ]
+    return torch.stack(terms).sum() * noise_std / scale
