@@ -16,7 +16,9 @@ biases start N(0, 0.02), the discriminator's weights too, its biases at 0.
 Training (``bgan_synth``): batch 64, learning rate
 ``lr * exp(-3 min(1, t * batch / N))`` (:func:`learning_rate`), one D step and
 one step of every generator per iteration. numz = 1 (with num_mcmc = 1) is the
-maximum-likelihood GAN: Adam(lr, beta1 0.5), no prior, no noise.
+maximum-likelihood GAN: Adam(lr, beta1 0.5), no prior, no noise. The Bayesian
+GAN takes ``burn_in`` Adam steps on the posterior energies and then samples
+with SGHMC (:class:`SynthConfig` gives the step sizes).
 
 Evaluation (:class:`JSEstimator`): every 100 iterations, 10 batches of 64
 points from each generator are projected with a 2-D PCA fitted on the real
