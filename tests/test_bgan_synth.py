@@ -82,9 +82,11 @@ def test_a_short_run_writes_js_csv_samples_and_weights(tmp_path, capsys):
 
 
 def test_benchmark_times_both_and_refuses_bad_sizes(capsys):
-    looped, batched = bench_bgan.bench(2, 1, steps=1, sampler="sghmc", device=torch.device("cpu"))
+    cpu = torch.device("cpu")
+    looped, batched = bench_bgan.bench(2, 2, steps=1, sampler="sghmc", device=cpu, hidden=16)
     assert looped > 0 and batched > 0
-    with pytest.raises(SystemExit) as exit_info:
-        bench_bgan.main(["--sizes", "10by1"])
-    assert exit_info.value.code == 2
-    assert "expected JxM" in capsys.readouterr().err
+    for argv, message in ((["--sizes", "10by1"], "expected JxM"), (["--hidden", "0"], "--hidden")):
+        with pytest.raises(SystemExit) as exit_info:
+            bench_bgan.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err

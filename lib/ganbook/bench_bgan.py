@@ -118,10 +118,15 @@ def time_steps(
 
 
 def bench(
-    numz: int, num_mcmc: int, steps: int, sampler: str, device: torch.device
+    numz: int,
+    num_mcmc: int,
+    steps: int,
+    sampler: str,
+    device: torch.device,
+    hidden: int = SynthConfig.hidden,
 ) -> tuple[float, float]:
-    """(looped, batched) seconds per iteration for J = numz, M = num_mcmc."""
-    config = SynthConfig(numz=numz, num_mcmc=num_mcmc).validate()
+    """(looped, batched) seconds per iteration for J = numz, M = num_mcmc, width ``hidden``."""
+    config = SynthConfig(numz=numz, num_mcmc=num_mcmc, hidden=hidden).validate()
     torch.manual_seed(0)
     models = build(config.to_dict())
     G, D = models["G"].to(device), models["D"].to(device)
@@ -189,18 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--steps", type=int, default=10, help="timed iterations per size (10)")
     p.add_argument("--sampler", choices=("sghmc", "adam"), default="sghmc")
+    p.add_argument("--hidden", type=int, default=SynthConfig.hidden, help="width of G, D (1000)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     args = p.parse_args(argv)
-    if args.steps < 1:
-        p.error(f"--steps must be at least 1, got {args.steps}")
+    if args.steps < 1 or args.hidden < 1:
+        p.error("--steps and --hidden must be at least 1")
     try:
         device = get_device(args.device)
     except ValueError as exc:
         p.error(str(exc))
-    print(f"device={device} threads={torch.get_num_threads()} sampler={args.sampler}")
+    print(
+        f"device={device} threads={torch.get_num_threads()} sampler={args.sampler} "
+        f"hidden={args.hidden}"
+    )
     print(f"{'J':>3} {'M':>3} {'J*M':>4} {'looped ms':>10} {'batched ms':>11} {'ratio':>6}")
     for numz, num_mcmc in args.sizes:
-        looped, batched = bench(numz, num_mcmc, args.steps, args.sampler, device)
+        looped, batched = bench(numz, num_mcmc, args.steps, args.sampler, device, args.hidden)
         print(
             f"{numz:>3} {num_mcmc:>3} {numz * num_mcmc:>4} {1000 * looped:>10.1f} "
             f"{1000 * batched:>11.1f} {looped / batched:>6.2f}",
