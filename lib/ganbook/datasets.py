@@ -82,7 +82,9 @@ def _missing(name: str, path: Path, url: str, download: bool) -> DataError:
 
 
 def _corrupt(name: str, path: Path, url: str) -> DataError:
-    return DataError(f"{name} file {path} is corrupt or not in the published format; get it from {url}.")
+    return DataError(
+        f"{name} file {path} is corrupt or not in the published format; get it from {url}."
+    )
 
 
 def load_cifar10(

@@ -56,9 +56,10 @@ class MinibatchDiscrimination(nn.Module):
     def closeness(self, f: torch.Tensor) -> torch.Tensor:
         """o(x_i)_b = sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_L1), shape (N, B)."""
         M = (f @ self.T.view(self.in_features, -1)).view(-1, self.kernels, self.dims)
-        l1 = (M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(3)  # (N, N, B): i, j, b
+        rows = M.transpose(0, 1)  # (B, N, C): the b-th rows of all N samples
+        l1 = torch.cdist(rows, rows, p=1)  # (B, N, N): ||M_{i,b} - M_{j,b}||_L1
         others = 1.0 - torch.eye(len(f), device=f.device, dtype=f.dtype)
-        return (torch.exp(-l1) * others.unsqueeze(2)).sum(1)
+        return (torch.exp(-l1) * others).sum(2).T
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         f = f.flatten(1)

@@ -33,7 +33,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 
 
-def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str = "slerp") -> torch.Tensor:
+def interpolate(
+    z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str = "slerp"
+) -> torch.Tensor:
     """Points between z0 and z1 along ``path`` (``"lerp"`` or ``"slerp"``)."""
     paths = {"lerp": lerp, "slerp": slerp}
     if path not in paths:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegressionCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -79,8 +79,7 @@ def linear_probe(
     picked by stratified 5-fold cross-validation on the training examples.
     """
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    model = make_pipeline(
-        StandardScaler(), LogisticRegressionCV(Cs=C_GRID, cv=folds, max_iter=5000)
-    )
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    model = GridSearchCV(pipeline, {"logisticregression__C": C_GRID}, cv=folds)
     model.fit(train_x, np.asarray(train_y))
     return float((model.predict(test_x) == np.asarray(test_y)).mean())
