@@ -68,10 +68,15 @@ class ImageSet:
 
 
 def _folder(data_path: str | Path | None, name: str, url: str) -> Path:
-    if data_path is None or not Path(data_path).expanduser().is_dir():
+    if data_path is None:
         raise DataError(
-            f"{name} needs data_path, the folder that holds its files; got {data_path!r}, "
-            f"which is not a folder (download {name} from {url})."
+            f"{name} needs data_path, the folder that holds its files; none was given "
+            f"(download {name} from {url})."
+        )
+    if not Path(data_path).expanduser().is_dir():
+        raise DataError(
+            f"{name} needs data_path, the folder that holds its files; {data_path} is not "
+            f"a folder (download {name} from {url})."
         )
     return Path(data_path).expanduser()
 
