@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCALE ?= book
 
-.PHONY: book test notebooks lint clean
+.PHONY: book test notebooks bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(VENV)/.installed
 ## notebooks: re-execute every notebook at SCALE (smoke, book, paper), store outputs
 notebooks: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py --scale $(SCALE)
+
+## bench: step time of the Bayesian GAN's J x M weight samples, looped against batched
+bench: $(VENV)/.installed
+	$(BIN)/python -m ganbook.bench_bgan
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lib tests scripts

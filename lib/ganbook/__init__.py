@@ -14,6 +14,12 @@ datasets    CIFAR-10, SVHN and CelebA from a user-given folder
 probe       linear classifier on a discriminator's features
 latent      linear and spherical paths through the latent space
 train       command line: ``python -m ganbook.train MODEL --scale --seed --out``
+sghmc       chapter 4: the SGHMC sampler as a torch optimizer
+bayesian_gan  chapter 4: the Bayesian GAN's posteriors, J x M weight samples stacked
+synthetic   chapter 4: the synthetic experiment (data, networks, JS divergence, training)
+bgan_synth  command line: ``python -m ganbook.bgan_synth`` (the original script's flags)
+bgan_explore  chapter 4: numz x num_mcmc grid, plots and the live widget
+bench_bgan  command line: looped against batched step time (``make bench``)
 """
 
 __version__ = "0.1.0"

@@ -31,6 +31,7 @@ BUILDERS: dict[str, str] = {
     "gan": "ganbook.gan:build",
     "classifier": "ganbook.metrics:build_classifier",
     "dcgan": "ganbook.dcgan:build",
+    "bgan_synth": "ganbook.synthetic:build",
 }
 
 
