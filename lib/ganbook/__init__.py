@@ -8,6 +8,11 @@ plots       the book's plot style and image grids
 progress    progress bars for long loops
 source      show a lib function's source in a notebook
 gan         chapter 1: the vanilla MNIST GAN
+dcgan       chapter 2: DCGAN, its training, the comparison of improved techniques
+improved    feature matching and minibatch discrimination (Salimans et al.)
+datasets    CIFAR-10, SVHN and CelebA from a user-given folder
+probe       linear classifier on a discriminator's features
+latent      linear and spherical paths through the latent space
 train       command line: ``python -m ganbook.train MODEL --scale --seed --out``
 sghmc       chapter 4: the SGHMC sampler as a torch optimizer
 bayesian_gan  chapter 4: the Bayesian GAN's posteriors, J x M weight samples stacked

@@ -30,6 +30,7 @@ from .settings import cache_dir, get_device
 BUILDERS: dict[str, str] = {
     "gan": "ganbook.gan:build",
     "classifier": "ganbook.metrics:build_classifier",
+    "dcgan": "ganbook.dcgan:build",
     "bgan_synth": "ganbook.synthetic:build",
 }
 

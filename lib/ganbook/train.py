@@ -1,6 +1,8 @@
 """Train a chapter's model outside Jupyter, for example on a GPU server.
 
     python -m ganbook.train gan --scale book --seed 0 --out runs/gan
+    python -m ganbook.train dcgan --scale book --seed 0 --feature-matching --out runs/fm
+    python -m ganbook.train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
 
 writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
 (one row per step) and, for generators, ``samples.png`` into ``--out``.
@@ -30,6 +32,27 @@ def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
     return gan.train(config, device=args.device, log_every=config.sample_every)
 
 
+def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
+    from . import dcgan
+
+    overrides = {"seed": args.seed, "dataset": args.dataset}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.feature_matching:
+        overrides["feature_matching"] = True
+    if args.minibatch_disc:
+        overrides["minibatch_kernels"] = dcgan.METHODS["minibatch discrimination"][
+            "minibatch_kernels"
+        ]
+    config = dcgan.config_for(args.scale, **overrides)
+    data = None
+    if args.dataset != "mnist":
+        from .datasets import load_dataset
+
+        data = load_dataset(args.dataset, args.data_path).pixels
+    return dcgan.train(config, data=data, device=args.device, log_every=config.sample_every)
+
+
 def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
     from .metrics import CLASSIFIER_EPOCHS, train_classifier
 
@@ -40,6 +63,7 @@ def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
 #: model name -> trainer; later chapters add theirs here.
 TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "gan": _train_gan,
+    "dcgan": _train_dcgan,
     "classifier": _train_classifier,
 }
 
@@ -75,6 +99,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for model.pt and log.csv")
     p.add_argument("--steps", type=_positive_int, help="override the scale's steps (epochs)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    dcgan = p.add_argument_group("dcgan options (other models ignore them)")
+    dcgan.add_argument(
+        "--feature-matching", action="store_true", help="train G by feature matching"
+    )
+    dcgan.add_argument(
+        "--minibatch-disc", action="store_true", help="add minibatch discrimination to D"
+    )
+    dcgan.add_argument(
+        "--dataset",
+        choices=("mnist", "cifar10", "svhn", "celeba"),
+        default="mnist",
+        help="training images (default mnist)",
+    )
+    dcgan.add_argument("--data-path", type=Path, help="folder holding CIFAR-10, SVHN or CelebA")
     return p
 
 
@@ -101,8 +139,8 @@ def _save_samples(result: checkpoint.Checkpoint, path: Path) -> None:
     matplotlib.use("Agg")
     from .plots import image_grid
 
-    last = max(result.extra["samples"])
-    matplotlib.pyplot.imsave(path, image_grid(result.extra["samples"][last], nrow=5))
+    images = result.extra["samples"][max(result.extra["samples"])]
+    matplotlib.pyplot.imsave(path, image_grid(images, nrow=round(len(images) ** 0.5)))
 
 
 if __name__ == "__main__":
