@@ -20,9 +20,10 @@ book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 
 ## test: lint, unit tests, every notebook at smoke scale (nbval), the book build
+## (one thread: the models are small, and two threads thrash on a busy 2-core CPU)
 test: $(VENV)/.installed
 	$(BIN)/ruff check lib tests scripts
-	GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	OMP_NUM_THREADS=1 GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--durations=10 tests book
 
 ## notebooks: re-execute every notebook at SCALE (smoke, book, paper), store outputs
