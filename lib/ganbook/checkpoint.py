@@ -29,6 +29,7 @@ from .settings import cache_dir, get_device
 BUILDERS: dict[str, str] = {
     "gan": "ganbook.gan:build",
     "classifier": "ganbook.metrics:build_classifier",
+    "ssgan": "ganbook.ssgan:build",
 }
 
 
