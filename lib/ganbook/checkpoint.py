@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Checkpoi
         for name, model in models.items():
             model.load_state_dict(payload["state"][name])
             model.to(device).eval()
-    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise RuntimeError(
             f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it and train again."
         ) from None

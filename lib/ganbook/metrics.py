@@ -31,7 +31,7 @@ from torch import nn
 from .checkpoint import Checkpoint, cached
 from .data import load_mnist
 from .progress import progress
-from .settings import get_device, get_scale, seed_everything
+from .settings import cache_dir, get_device, get_scale, seed_everything
 
 #: Epochs of classifier training per scale.
 CLASSIFIER_EPOCHS = {"smoke": 2, "book": 12, "paper": 5}
@@ -215,20 +215,31 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+_EVALUATORS: dict[tuple, Evaluator] = {}
+
+
 def get_evaluator(scale: str | None = None, device: str | torch.device | None = None) -> Evaluator:
-    """The evaluator for ``scale``: its classifier is trained once, then cached."""
+    """The evaluator for ``scale``: its classifier is trained once, then cached.
+
+    Within one process the evaluator is also kept in memory, so the many
+    training runs of a chapter share it.
+    """
     scale = get_scale(scale)
+    device = get_device(device)
     train_set = load_mnist("train")
     epochs = CLASSIFIER_EPOCHS[scale]
     key = {"epochs": epochs, "seed": 0, "data": train_set.source}
-    checkpoint = cached(
-        "classifier", scale, key, lambda: train_classifier(epochs, device=device), device
-    )
-    classifier = checkpoint["classifier"]
-    features = _batched(classifier, classifier.features, train_set.images).numpy()
-    return Evaluator(
-        classifier,
-        gaussian_stats(features),
-        checkpoint.log[-1]["test_accuracy"],
-        train_set.source,
-    )
+    memo = (scale, str(device), str(cache_dir()), train_set.source)
+    if memo not in _EVALUATORS:
+        checkpoint = cached(
+            "classifier", scale, key, lambda: train_classifier(epochs, device=device), device
+        )
+        classifier = checkpoint["classifier"]
+        features = _batched(classifier, classifier.features, train_set.images).numpy()
+        _EVALUATORS[memo] = Evaluator(
+            classifier,
+            gaussian_stats(features),
+            checkpoint.log[-1]["test_accuracy"],
+            train_set.source,
+        )
+    return _EVALUATORS[memo]
