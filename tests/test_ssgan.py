@@ -52,6 +52,23 @@ def test_spatial_sizes_follow_the_seed():
     assert sizes == [(32, 4, 4), (16, 16, 16), (8, 32, 32), (1, 64, 64)]
 
 
+def test_the_32_pixel_variant_keeps_the_tail_shapes():
+    D = ssgan.Discriminator(width=1 / 16, image_size=32).eval()
+    x = torch.zeros(2, 1, 32, 32)
+    sizes = []
+    for layer in D.body:
+        x = layer(x)
+        if isinstance(layer, nn.Conv2d):
+            sizes.append(tuple(x.shape[1:]))
+    assert sizes == [(8, 16, 16), (16, 8, 8), (32, 4, 4), (64, 2, 2)]
+    G = ssgan.Generator(width=1 / 16, image_size=32)
+    assert G(torch.randn(3, 100)).shape == (3, 1, 32, 32)
+    classifier = ssgan.build(ssgan.config_for("smoke", image_size=32).to_dict())["classifier"]
+    assert classifier.predict(torch.zeros(4, 1, 28, 28)).shape == (4,)
+    with pytest.raises(ValueError, match="image_size"):
+        ssgan.config_for("smoke", image_size=48)
+
+
 def test_shapes_ranges_and_width():
     G, D = ssgan.Generator(width=1 / 8), ssgan.Discriminator(width=1 / 8)
     images = G(torch.randn(5, 100))
@@ -228,12 +245,13 @@ def test_prediction_interface_and_round_trip(tmp_path):
     assert predicted.shape == (7,) and predicted.dtype == torch.int64
     assert predicted.min() >= 0 and predicted.max() <= 9
     assert torch.equal(predicted, trained["classifier"].predict(images))
-    # resizing happens inside: 64x64 input gives the same answer
-    assert torch.equal(predicted, classifier.predict(ssgan.resize(images, 64)))
+    # resizing happens inside: images already at D's size give the same answer
+    resized = ssgan.resize(images, classifier.D.image_size)
+    assert torch.equal(predicted, classifier.predict(resized))
     with pytest.raises(ValueError, match="shape"):
         classifier.predict(torch.zeros(3, 28, 28))
     with pytest.raises(ValueError, match="28x28"):
-        classifier.predict(torch.zeros(3, 1, 32, 32))
+        classifier.predict(torch.zeros(3, 1, 48, 48))
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         classifier.predict(torch.full((2, 1, 28, 28), 255.0))
 
