@@ -13,6 +13,7 @@ improved    feature matching and minibatch discrimination (Salimans et al.)
 datasets    CIFAR-10, SVHN and CelebA from a user-given folder
 probe       linear classifier on a discriminator's features
 latent      linear and spherical paths through the latent space
+ssgan       chapter 3: the 11-class semi-supervised GAN, the K-logit form, a supervised baseline
 train       command line: ``python -m ganbook.train MODEL --scale --seed --out``
 sghmc       chapter 4: the SGHMC sampler as a torch optimizer
 bayesian_gan  chapter 4: the Bayesian GAN's posteriors, J x M weight samples stacked

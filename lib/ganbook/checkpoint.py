@@ -32,6 +32,7 @@ BUILDERS: dict[str, str] = {
     "classifier": "ganbook.metrics:build_classifier",
     "dcgan": "ganbook.dcgan:build",
     "bgan_synth": "ganbook.synthetic:build",
+    "ssgan": "ganbook.ssgan:build",
 }
 
 

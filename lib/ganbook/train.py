@@ -3,6 +3,7 @@
     python -m ganbook.train gan --scale book --seed 0 --out runs/gan
     python -m ganbook.train dcgan --scale book --seed 0 --feature-matching --out runs/fm
     python -m ganbook.train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
+    python -m ganbook.train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
 
 writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
 (one row per step) and, for generators, ``samples.png`` into ``--out``.
@@ -60,12 +61,41 @@ def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
     return train_classifier(epochs, seed=args.seed, device=args.device)
 
 
+def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Checkpoint]:
+    """Chapter 3's trainer for one of its models (the labelled subset follows --seed)."""
+
+    def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
+        from . import ssgan
+        from .data import load_mnist
+
+        n_train = len(load_mnist("train"))
+        overrides = {
+            "model": model,
+            "labels": ssgan.label_count(args.labels or DEFAULT_LABELS, n_train),
+            "seed": args.seed,
+            "label_seed": args.seed,
+        }
+        if args.steps is not None:
+            overrides["steps"] = args.steps
+        result = ssgan.train(ssgan.config_for(args.scale, **overrides), device=args.device)
+        print(f"test accuracy: {result.extra['test_accuracy']:.4f}")
+        return result
+
+    return train
+
+
 #: model name -> trainer; later chapters add theirs here.
 TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "gan": _train_gan,
     "dcgan": _train_dcgan,
     "classifier": _train_classifier,
+    "ssgan": _ssgan_trainer("eleven"),
+    "ssgan-klogit": _ssgan_trainer("klogit"),
+    "ssgan-supervised": _ssgan_trainer("supervised"),
 }
+#: The models that learn from a labelled subset, and its default size.
+LABELLED_MODELS = ("ssgan", "ssgan-klogit", "ssgan-supervised")
+DEFAULT_LABELS = "100"
 
 
 def _positive_int(text: str) -> int:
@@ -113,11 +143,18 @@ def parser() -> argparse.ArgumentParser:
         help="training images (default mnist)",
     )
     dcgan.add_argument("--data-path", type=Path, help="folder holding CIFAR-10, SVHN or CelebA")
+    p.add_argument(
+        "--labels",
+        help="ssgan models: labelled images, a count (100) or a share (20%%); default 100",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.labels is not None and args.model not in LABELLED_MODELS:
+        p.error(f"--labels applies only to {', '.join(LABELLED_MODELS)}")
     try:
         args.device = get_device(args.device)
         result = TRAINERS[args.model](args)
