@@ -1,19 +1,8 @@
 """The rendered book builds with Sphinx warnings as errors, figures included."""
 
-import importlib.util
 import re
-import sys
 
 from conftest import ROOT, TEST_REPOSITORY_URL
-
-
-def load_book_html():
-    """The book's Sphinx extension module, _ext/book_html.py."""
-    spec = importlib.util.spec_from_file_location("book_html", ROOT / "_ext" / "book_html.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_book_builds_with_warnings_as_errors(book_build):
@@ -52,13 +41,3 @@ def test_notebook_pages_have_colab_and_binder_buttons(book_build):
         binder = f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/{path}"
         assert colab in text, f"{notebook.name}: no Colab button"
         assert binder in text, f"{notebook.name}: no Binder button"
-
-
-def test_repository_url_comes_from_the_environment_or_origin(monkeypatch, tmp_path):
-    repository_url = load_book_html().repository_url
-    monkeypatch.setenv("GANBOOK_REPOSITORY_URL", "git@github.com:someone/gans.git")
-    assert repository_url(tmp_path) == "https://github.com/someone/gans"
-    monkeypatch.setenv("GANBOOK_REPOSITORY_URL", "https://gitlab.com/someone/gans")
-    assert repository_url(tmp_path) is None
-    monkeypatch.delenv("GANBOOK_REPOSITORY_URL")
-    assert repository_url(tmp_path) is None  # not a git checkout: no buttons
