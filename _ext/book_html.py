@@ -49,7 +49,8 @@ class Package:
     integrity: str  # the registry's "dist.integrity" (sha512, base64)
     folder: str  # the folder under _vendor/ and under the HTML's _static/
     root: str  # the folder inside the tarball whose files are kept
-    keep: tuple[str, ...]  # files or folders under root to keep (everything if empty)
+    keep: tuple[str, ...] = ()  # files or folders under root to keep (all if empty)
+    skip: tuple[str, ...] = ()  # endings of file names to leave out
 
     @property
     def tarball_url(self) -> str:
@@ -92,11 +93,10 @@ HTML_MANAGER = Package(
     folder="html-manager-1.0.15",
     root="package/dist",
     # embed-amd.js (ipywidgets 8's standard widgets), its licence notice and the icon
-    # fonts it loads relative to itself.
-    keep=(),
+    # fonts it loads relative to itself; not the other bundles or the source maps.
+    skip=(".map", "/embed.js", "libembed-amd.js"),
 )
 PACKAGES = (MATHJAX, REQUIREJS, HTML_MANAGER)
-HTML_MANAGER_SKIP = (".map", "embed.js", "libembed-amd.js")
 
 
 def _sri(data: bytes) -> str:
@@ -110,22 +110,27 @@ def _download(package: Package) -> bytes:
     npm = shutil.which("npm")
     if npm:
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(
-                [npm, "pack", spec, "--pack-destination", tmp, "--silent"],
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-            (tarball,) = Path(tmp).glob("*.tgz")
-            return tarball.read_bytes()
+            try:
+                subprocess.run(
+                    [npm, "pack", spec, "--pack-destination", tmp, "--silent"],
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+                (tarball,) = Path(tmp).glob("*.tgz")
+                return tarball.read_bytes()
+            except (OSError, subprocess.SubprocessError, ValueError) as error:
+                logger.info(f"book_html: npm pack {spec} failed ({error}); trying HTTPS")
     with urllib.request.urlopen(package.tarball_url, timeout=120) as response:
         return response.read()
 
 
 def _wanted(package: Package, relative: str) -> bool:
     """Whether a file (path relative to the package's root) is copied into the book."""
-    if package is HTML_MANAGER:
-        return not relative.endswith(HTML_MANAGER_SKIP)
+    if ("/" + relative).endswith(package.skip):
+        return False
+    if not package.keep:
+        return True
     return any(relative == keep or relative.startswith(keep + "/") for keep in package.keep)
 
 

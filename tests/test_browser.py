@@ -62,7 +62,10 @@ def browser():
             "`make test` installs it with `apt-get install -y chromium` where apt is "
             "available; elsewhere install Chromium and set GANBOOK_CHROMIUM to its path."
         )
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("The browser test needs Playwright: pip install -e '.[test]'")
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
@@ -158,9 +161,9 @@ def test_page_renders_offline(name, site, browser):
         broken_images = check_images(page)
         equations, typeset, tex_errors = check_math(page)
         views, drawn = check_widgets(page)
+    finally:  # a screenshot of what the reader would see, whatever failed
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name.replace('/', '__')}.png", full_page=True)
-    finally:
         page.close()
     assert not problems, f"{name}: " + "\n".join(problems)
     assert not broken_images, f"{name}: images that did not load: {broken_images}"
