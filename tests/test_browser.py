@@ -20,7 +20,7 @@ from conftest import ROOT
 
 CHROMIUM = Path(os.environ.get("GANBOOK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 30_000
 
 
 def book_pages() -> list[str]:
@@ -139,18 +139,20 @@ def check_math(page) -> tuple[int, int, int]:
     return equations, typeset, page.locator("mjx-merror").count()
 
 
+VIEW_TYPE = "application/vnd.jupyter.widget-view+json"
+WIDGET_VIEWS = f"document.querySelectorAll('script[type=\"{VIEW_TYPE}\"]')"
+# A view is drawn when the manager has put a widget next to its script tag.
+WIDGETS_DRAWN = (
+    f"Array.from({WIDGET_VIEWS}).filter(s => s.parentElement.querySelector('.jupyter-widgets'))"
+)
+
+
 def check_widgets(page) -> tuple[int, int]:
-    """Wait for the widget manager; return (saved widget views, widgets drawn)."""
-    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-    if views == 0:
-        return 0, 0
-    page.wait_for_selector(".jupyter-widgets.widget-container, .jupyter-widgets .widget-slider")
-    drawn = page.evaluate(
-        "Array.from(document.querySelectorAll("
-        "'script[type=\"application/vnd.jupyter.widget-view+json\"]'))"
-        ".filter(s => s.parentElement.querySelector('.jupyter-widgets')).length"
-    )
-    return views, drawn
+    """Wait for the widget manager to draw the saved views; return (views, drawn)."""
+    views = page.evaluate(f"{WIDGET_VIEWS}.length")
+    if views:
+        page.wait_for_function(f"{WIDGETS_DRAWN}.length === {views}")
+    return views, page.evaluate(f"{WIDGETS_DRAWN}.length")
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -161,6 +163,8 @@ def test_page_renders_offline(name, site, browser):
         broken_images = check_images(page)
         equations, typeset, tex_errors = check_math(page)
         views, drawn = check_widgets(page)
+    except Exception as error:  # a wait timed out: say what the page logged meanwhile
+        pytest.fail(f"{name}: {error}\nwhile loading:\n" + "\n".join(problems))
     finally:  # a screenshot of what the reader would see, whatever failed
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name.replace('/', '__')}.png", full_page=True)
