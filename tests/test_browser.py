@@ -4,11 +4,13 @@ The book is served on 127.0.0.1; any request to another host is blocked and coun
 failure, so a page passes only if everything it needs comes from the book itself. For each
 page: no console errors or uncaught exceptions, no failed requests, every image loaded,
 every equation typeset by MathJax (without TeX errors), every saved widget drawn by the
-widget manager. A full-page screenshot of each page is saved to _build/screenshots/.
+widget manager. A full-page screenshot of each page is saved to _build/screenshots/, with
+what was checked on it in a JSON file beside it.
 """
 
 import functools
 import http.server
+import json
 import os
 import threading
 from pathlib import Path
@@ -161,14 +163,20 @@ def test_page_renders_offline(name, site, browser):
     page, problems = open_page(browser, f"{site}{name}.html", host)
     try:
         broken_images = check_images(page)
+        images = page.evaluate("document.images.length")
         equations, typeset, tex_errors = check_math(page)
         views, drawn = check_widgets(page)
+        page.wait_for_load_state("networkidle")  # fonts and the like, before the page closes
     except Exception as error:  # a wait timed out: say what the page logged meanwhile
         pytest.fail(f"{name}: {error}\nwhile loading:\n" + "\n".join(problems))
     finally:  # a screenshot of what the reader would see, whatever failed
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name.replace('/', '__')}.png", full_page=True)
         page.close()
+    seen = dict(page=name, images=images, broken_images=len(broken_images), problems=problems)
+    seen.update(equations=equations, typeset=typeset, tex_errors=tex_errors)
+    seen.update(widget_views=views, widgets_drawn=drawn)
+    (SCREENSHOTS / f"{name.replace('/', '__')}.json").write_text(json.dumps(seen, indent=1))
     assert not problems, f"{name}: " + "\n".join(problems)
     assert not broken_images, f"{name}: images that did not load: {broken_images}"
     assert typeset == equations, f"{name}: {equations - typeset} of {equations} not typeset"
