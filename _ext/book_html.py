@@ -11,8 +11,11 @@ The built book then works with no network at all.
 It uses ``npm pack`` when npm is installed, and otherwise downloads the same tarball with
 Python; either way only the first build on a fresh clone needs the registry.
 
-It also gives the Colab and Binder launch buttons their repository address (see
-``setup_launch_buttons``).
+``_ext/static/widgets-offline.js`` lets the widget manager find its fonts there and gives
+ipywidgets 8 the MathJax 2 call it still makes. The extension also gives the Colab and
+Binder launch buttons their repository address (``setup_launch_buttons``) and removes two
+console errors of the installed Sphinx and theme versions (``drop_duplicate_scripts``,
+``set_default_colour_mode``), which the browser test (tests/test_browser.py) would report.
 """
 
 from __future__ import annotations
