@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SCALE ?= book
+# Debian's Chromium, for the browser test of the built book (tests/test_browser.py)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test notebooks bench lint clean
+.PHONY: book test chromium notebooks bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +21,29 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 
-## test: lint, unit tests, every notebook at smoke scale (nbval), the book build
+## test: lint, unit tests, every notebook at smoke scale (nbval), the book build and
+## every page of it opened in headless Chromium
 ## (one thread: the models are small, and two threads thrash on a busy 2-core CPU)
-test: $(VENV)/.installed
-	$(BIN)/ruff check lib tests scripts
-	OMP_NUM_THREADS=1 GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+test: $(VENV)/.installed chromium
+	$(BIN)/ruff check lib tests scripts _ext
+	GANBOOK_CHROMIUM=$(CHROMIUM) OMP_NUM_THREADS=1 GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--durations=10 tests book
+
+## chromium: install Debian's Chromium with apt when it is missing (the browser test
+## fails with a message saying so if it cannot be installed)
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			sudo=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+			echo "Installing chromium with apt-get for the browser test"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			$$sudo apt-get install -y -q chromium >/dev/null 2>&1 \
+			|| { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q chromium >/dev/null; } \
+			|| echo "Could not install chromium: the browser test will fail"; \
+		else \
+			echo "No $(CHROMIUM) and no apt-get: install Chromium for the browser test"; \
+		fi; \
+	fi
 
 ## notebooks: re-execute every notebook at SCALE (smoke, book, paper), store outputs
 notebooks: $(VENV)/.installed
@@ -35,7 +54,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m ganbook.bench_bgan
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check lib tests scripts
+	$(BIN)/ruff check lib tests scripts _ext
 
 clean:
-	rm -rf _build
+	rm -rf _build _vendor

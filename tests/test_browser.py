@@ -1,0 +1,187 @@
+"""Every page of the built book, opened in headless Chromium with no network.
+
+The book is served on 127.0.0.1; any request to another host is blocked and counts as a
+failure, so a page passes only if everything it needs comes from the book itself. For each
+page: no console errors or uncaught exceptions, no failed requests, every image loaded,
+every equation typeset by MathJax (without TeX errors), every saved widget drawn by the
+widget manager. A full-page screenshot of each page is saved to _build/screenshots/, with
+what was checked on it in a JSON file beside it.
+"""
+
+import functools
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from conftest import ROOT
+
+CHROMIUM = Path(os.environ.get("GANBOOK_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+TIMEOUT_MS = 30_000
+
+
+def book_pages() -> list[str]:
+    """The book's pages, from _toc.yml, plus the pages Sphinx writes itself."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]] + [entry["file"] for entry in toc.get("chapters", [])]
+    return [*pages, "genindex", "search"]
+
+
+PAGES = book_pages()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without logging every request to stderr."""
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(book_build):
+    """The built HTML served on 127.0.0.1 by a background thread: its base URL."""
+    html = book_build.check()
+    handler = functools.partial(QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium, driven by Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: the browser test needs it. "
+            "`make test` installs it with `apt-get install -y chromium` where apt is "
+            "available; elsewhere install Chromium and set GANBOOK_CHROMIUM to its path."
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("The browser test needs Playwright: pip install -e '.[test]'")
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def test_every_built_page_is_tested(book_build):
+    html = book_build.check()
+    built = {
+        str(page.relative_to(html).with_suffix(""))
+        for page in html.rglob("*.html")
+        if "_static" not in page.relative_to(html).parts
+    }
+    # index.html only redirects to the root page.
+    assert built - {"index"} == set(PAGES)
+
+
+def open_page(browser, url: str, host: str):
+    """Open url in a fresh page; return it and the problems seen while loading."""
+    problems: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+
+    def block_outside(route):
+        request_host = urlsplit(route.request.url).netloc
+        if route.request.url.startswith(("http://", "https://")) and request_host != host:
+            problems.append(f"request to outside host: {route.request.url}")
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", block_outside)
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            urlsplit(r.url).netloc == host
+            and problems.append(f"request failed: {r.url} ({r.failure})")
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
+    )
+    page.goto(url, wait_until="load")
+    return page, problems
+
+
+def check_images(page) -> list[str]:
+    """Load every image (lazy ones too); return the sources of those that did not load."""
+    page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    return page.evaluate(
+        "Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
+    )
+
+
+def check_math(page) -> tuple[int, int, int]:
+    """Typeset the page; return (equations, equations typeset, TeX errors)."""
+    equations = page.locator(".math").count()
+    if equations == 0:
+        return 0, 0, 0
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    typeset = page.evaluate(
+        "Array.from(document.querySelectorAll('.math'))"
+        ".filter(e => e.querySelector('mjx-container')).length"
+    )
+    return equations, typeset, page.locator("mjx-merror").count()
+
+
+VIEW_TYPE = "application/vnd.jupyter.widget-view+json"
+WIDGET_VIEWS = f"document.querySelectorAll('script[type=\"{VIEW_TYPE}\"]')"
+# A view is drawn when the manager has put a widget next to its script tag.
+WIDGETS_DRAWN = (
+    f"Array.from({WIDGET_VIEWS}).filter(s => s.parentElement.querySelector('.jupyter-widgets'))"
+)
+
+
+def check_widgets(page) -> tuple[int, int]:
+    """Wait for the widget manager to draw the saved views; return (views, drawn)."""
+    views = page.evaluate(f"{WIDGET_VIEWS}.length")
+    if views:
+        page.wait_for_function(f"{WIDGETS_DRAWN}.length === {views}")
+    return views, page.evaluate(f"{WIDGETS_DRAWN}.length")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_renders_offline(name, site, browser):
+    host = urlsplit(site).netloc
+    page, problems = open_page(browser, f"{site}{name}.html", host)
+    try:
+        broken_images = check_images(page)
+        images = page.evaluate("document.images.length")
+        equations, typeset, tex_errors = check_math(page)
+        views, drawn = check_widgets(page)
+        page.wait_for_load_state("networkidle")  # fonts and the like, before the page closes
+    except Exception as error:  # a wait timed out: say what the page logged meanwhile
+        pytest.fail(f"{name}: {error}\nwhile loading:\n" + "\n".join(problems))
+    finally:  # a screenshot of what the reader would see, whatever failed
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name.replace('/', '__')}.png", full_page=True)
+        page.close()
+    seen = dict(page=name, images=images, broken_images=len(broken_images), problems=problems)
+    seen.update(equations=equations, typeset=typeset, tex_errors=tex_errors)
+    seen.update(widget_views=views, widgets_drawn=drawn)
+    (SCREENSHOTS / f"{name.replace('/', '__')}.json").write_text(json.dumps(seen, indent=1))
+    assert not problems, f"{name}: " + "\n".join(problems)
+    assert not broken_images, f"{name}: images that did not load: {broken_images}"
+    assert typeset == equations, f"{name}: {equations - typeset} of {equations} not typeset"
+    assert tex_errors == 0, f"{name}: {tex_errors} TeX errors"
+    assert drawn == views, f"{name}: {views - drawn} of {views} widgets not drawn"
+    if name == "book/04_bayesian_gan":  # the checks above must have had work to do
+        assert equations > 0, "chapter 4 shows no equations"
+        assert views > 0, "chapter 4 shows no saved widget"
