@@ -49,8 +49,10 @@ chromium:
 notebooks: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py --scale $(SCALE)
 
-## bench: step time of the Bayesian GAN's J x M weight samples, looped against batched
+## bench: each chapter's training speed and memory at book settings, the Bayesian GAN's
+## looped against batched step time, the notebooks' times (ganbook.bench, ganbook.bench_bgan)
 bench: $(VENV)/.installed
+	$(BIN)/python -m ganbook.bench --notebooks smoke
 	$(BIN)/python -m ganbook.bench_bgan
 
 lint: $(VENV)/.installed
