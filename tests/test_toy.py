@@ -58,7 +58,7 @@ def test_networks_are_four_layers_of_100_relu():
 
 
 def test_training_keeps_snapshots_and_scores_each_method(tmp_path):
-    config = toy.config_for("grid25", "smoke", epochs=2, n_train=200, hidden=8)
+    config = toy.config_for("grid25", "smoke", epochs=2, n_train=200, hidden=8, snapshot_every=1)
     run = toy.train(config, quiet=True)
     assert sorted(run.extra["snapshots"]) == [0, 1, 2]
     assert all(np.isfinite(row["d_loss"]) for row in run.log)
