@@ -93,6 +93,16 @@ def test_rejection_sampling_with_the_true_envelope_samples_p_data():
     assert stats.kstest(selection.samples.numpy().ravel(), data_cdf).pvalue > ALPHA
 
 
+def test_drs_counts_proposals_up_to_the_last_sample_it_needs():
+    # every proposal scores log M: the exact rule accepts all of them
+    def propose(k):
+        return torch.arange(k, dtype=torch.float64)[:, None], torch.zeros(k)
+
+    selection = mhgan.drs(propose, 7, burn_in=10, gamma_percentile=None, batch=100)
+    assert len(selection) == 7 and selection.proposals == 7
+    assert torch.equal(selection.samples.ravel(), torch.arange(7, dtype=torch.float64))
+
+
 @pytest.mark.parametrize(
     "d_current, d_proposal, expected",
     [

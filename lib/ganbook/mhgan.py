@@ -143,10 +143,24 @@ def rejection_sample(
     kept, used = [], 0
     while sum(len(k) for k in kept) < n and used < limit:
         x, d = propose(batch)
-        used += len(x)
         accept = torch.rand(len(x), generator=generator) < torch.exp(d.double() - log_M)
-        kept.append(x[accept])
-    return Selection(torch.cat(kept)[:n], used)
+        used += _take(kept, x, accept, n)
+    return Selection(torch.cat(kept), used)
+
+
+def _take(kept: list[torch.Tensor], x: torch.Tensor, accept: torch.Tensor, n: int) -> int:
+    """Append the accepted rows of ``x`` to ``kept``, stopping at ``n`` in all.
+
+    Returns the proposals used: the whole batch, or only up to the n-th
+    acceptance, so that the count is what the samples really cost.
+    """
+    need = n - sum(len(k) for k in kept)
+    hits = torch.nonzero(accept).ravel()
+    if len(hits) >= need:
+        kept.append(x[hits[:need]])
+        return int(hits[need - 1]) + 1 if need > 0 else 0
+    kept.append(x[hits])
+    return len(x)
 
 
 def drs_acceptance(
@@ -203,12 +217,12 @@ def drs(
     kept, used = [], 0
     while sum(len(k) for k in kept) < n and used < limit:
         x, d = propose(batch)
-        used += len(x)
         running = torch.cummax(torch.maximum(d.double(), log_M), 0).values
         log_M = running[-1]
         p = drs_acceptance(d, running, eps, gamma_percentile)
-        kept.append(x[torch.rand(len(x), generator=generator, dtype=torch.float64) < p])
-    return Selection(torch.cat(kept)[:n], used, burn_in)
+        accept = torch.rand(len(x), generator=generator, dtype=torch.float64) < p
+        used += _take(kept, x, accept, n)
+    return Selection(torch.cat(kept), used, burn_in)
 
 
 # ---------------------------------------------------------------------------
