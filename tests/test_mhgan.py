@@ -189,3 +189,17 @@ def test_isotonic_calibration_repairs_a_distorted_discriminator():
     # monotone: the calibrated logits keep D's ranking
     order = torch.argsort(raw[test])
     assert torch.all(torch.diff(calibrator(raw[test])[order]) >= 0)
+
+
+def test_isotonic_blocks_match_scikit_learn_and_smoothing_keeps_them_below_one():
+    rng = np.random.default_rng(2)
+    real, fake = torch.from_numpy(rng.normal(1, 1, 300)), torch.from_numpy(rng.normal(-1, 1, 300))
+    grid = torch.linspace(-5, 5, 501, dtype=torch.float64)
+    plain = mhgan.IsotonicCalibrator(smooth=False).fit(real, fake)
+    assert plain.prob(grid).numpy() == pytest.approx(plain.model.predict(grid.numpy()), abs=1e-12)
+    assert plain.prob(torch.tensor([10.0])).item() == 1.0  # the top block holds only real points
+    smooth = mhgan.IsotonicCalibrator().fit(real, fake)
+    top = int((real > fake.max()).sum())  # real points above every generated one
+    assert 0.5 < smooth.prob(torch.tensor([10.0])).item() <= (top + 1) / (top + 2)
+    assert torch.all(torch.diff(smooth.prob(grid)) >= 0)
+    assert smooth.prob(torch.tensor([-10.0])).item() > 0
