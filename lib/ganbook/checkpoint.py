@@ -33,6 +33,7 @@ BUILDERS: dict[str, str] = {
     "dcgan": "ganbook.dcgan:build",
     "bgan_synth": "ganbook.synthetic:build",
     "ssgan": "ganbook.ssgan:build",
+    "toy": "ganbook.toy:build",
 }
 
 

@@ -4,9 +4,11 @@
     python -m ganbook.train dcgan --scale book --seed 0 --feature-matching --out runs/fm
     python -m ganbook.train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
     python -m ganbook.train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
+    python -m ganbook.train grid25 --scale book --seed 0 --out runs/grid25
 
 writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
-(one row per step) and, for generators, ``samples.png`` into ``--out``.
+(one row per step, or per epoch for the toy models) and, for image generators,
+``samples.png`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -84,6 +86,20 @@ def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Chec
     return train
 
 
+def _toy_trainer(task: str) -> Callable[[argparse.Namespace], checkpoint.Checkpoint]:
+    """Chapter 5's trainer for a toy mixture (``--steps`` sets the epochs)."""
+
+    def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
+        from . import toy
+
+        overrides = {"seed": args.seed}
+        if args.steps is not None:
+            overrides["epochs"] = args.steps
+        return toy.train(toy.config_for(task, args.scale, **overrides), device=args.device)
+
+    return train
+
+
 #: model name -> trainer; later chapters add theirs here.
 TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "gan": _train_gan,
@@ -92,6 +108,8 @@ TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "ssgan": _ssgan_trainer("eleven"),
     "ssgan-klogit": _ssgan_trainer("klogit"),
     "ssgan-supervised": _ssgan_trainer("supervised"),
+    "mog1d": _toy_trainer("mog1d"),
+    "grid25": _toy_trainer("grid25"),
 }
 #: The models that learn from a labelled subset, and its default size.
 LABELLED_MODELS = ("ssgan", "ssgan-klogit", "ssgan-supervised")
@@ -164,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = checkpoint.save(result, args.out / "model.pt")
     pd.DataFrame(result.log).to_csv(args.out / "log.csv", index=False)
-    if "G" in result.models:
+    if "samples" in result.extra:
         _save_samples(result, args.out / "samples.png")
     print(f"saved {path}")
     return 0

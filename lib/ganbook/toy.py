@@ -1,0 +1,434 @@
+"""The toy problems of chapter 5: a 1-D mixture of four Gaussians and the 2-D 5x5 grid.
+
+Data (our choices, close to the papers'):
+
+* ``mog1d``: four Gaussians on the line with means -3, -1, 1, 3, common standard
+  deviation 0.2 and equal weights.
+* ``grid25``: 25 Gaussians in the plane with means on the grid
+  {-4, -2, 0, 2, 4}^2 and standard deviation 0.05, equal weights: the 2-D
+  benchmark of DRS (Azadi et al.) and MH-GAN (Turner et al.).
+
+Networks (Turner et al., section 5.1): G maps z ~ N(0, I_2) and D maps x
+through four fully connected layers of 100 ReLU units each, to x (linear) and to
+one logit. Training: the non-saturating GAN with Adam, one D step and one G step
+per batch; an epoch is one pass over a fixed training set of ``n_train``
+points drawn from the mixture.
+
+Metrics, for a set of samples (:func:`evaluate`):
+
+* **high-quality share**: the share of samples within 3 standard deviations
+  (Euclidean distance) of some mode;
+* **modes recovered**: modes that hold at least a fifth of their fair share
+  of the high-quality samples (the rule chapter 1 uses for digit classes);
+* **JS divergence** (nats) between the sample's distribution over the
+  cells "near mode i" (i = 1..k) and "far from every mode", and the data's,
+  which is known exactly: mode i's cell holds w_i P(chi^2_d <= 9) of it.
+  Cheap, free of kernel widths, and it sees both missing modes and stray
+  samples; it does not see the shape inside a mode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from torch import nn
+
+from . import mhgan
+from .checkpoint import Checkpoint, cached
+from .gan import bce, generator_loss
+from .progress import progress
+from .settings import get_device, get_scale, seed_everything
+
+#: How far from a mode (in standard deviations) a sample still counts as high quality.
+QUALITY_STDS = 3.0
+#: A mode is recovered when it holds this share of its fair share of the samples.
+RECOVERED_SHARE = 0.2
+#: Seed offsets: the training set, and held-out real points, are drawn apart.
+HELD_OUT_SEED = 10_000
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A mixture of isotropic Gaussians with a common standard deviation."""
+
+    means: np.ndarray  # (k, d)
+    std: float
+    weights: np.ndarray  # (k,)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def k(self) -> int:
+        return len(self.means)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` points, float32, shape (n, d)."""
+        w = torch.as_tensor(self.weights, dtype=torch.float64)
+        modes = torch.multinomial(w, n, replacement=True, generator=generator)
+        means = torch.as_tensor(self.means, dtype=torch.float32)[modes]
+        return means + self.std * torch.randn(n, self.dim, generator=generator)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """log p_data(x) for points of shape (n, d)."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        sq = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
+        log_norm = -0.5 * self.dim * np.log(2 * np.pi * self.std**2)
+        return np.logaddexp.reduce(np.log(self.weights) + log_norm - sq / (2 * self.std**2), 1)
+
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """Index of the nearest mode when within 3 std of it, else -1."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        dist = np.sqrt(((x[:, None, :] - self.means[None]) ** 2).sum(-1))
+        nearest = dist.argmin(1)
+        near = dist[np.arange(len(x)), nearest] <= QUALITY_STDS * self.std
+        return np.where(near, nearest, -1)
+
+    def cell_probs(self) -> np.ndarray:
+        """The data's mass in each mode's cell (within 3 std) and, last, outside all of them."""
+        inside = stats.chi2.cdf(QUALITY_STDS**2, self.dim)
+        modes = self.weights * inside
+        return np.r_[modes, 1 - modes.sum()]
+
+
+MIXTURES = {
+    "mog1d": Mixture(np.array([[-3.0], [-1.0], [1.0], [3.0]]), 0.2, np.full(4, 0.25)),
+    "grid25": Mixture(
+        np.array(
+            [[a, b] for a in (-4.0, -2.0, 0.0, 2.0, 4.0) for b in (-4.0, -2.0, 0.0, 2.0, 4.0)]
+        ),
+        0.05,
+        np.full(25, 0.04),
+    ),
+}
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """JS(p, q) = (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2, in nats."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum()
+        kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum()
+    return float((kl_p + kl_q) / 2)
+
+
+def evaluate(mixture: Mixture, samples: torch.Tensor | np.ndarray) -> dict[str, float]:
+    """Modes recovered, high-quality share and cell JS divergence of ``samples``."""
+    cells = mixture.assign(np.asarray(samples))
+    counts = np.bincount(np.where(cells < 0, mixture.k, cells), minlength=mixture.k + 1)
+    share = counts / max(len(cells), 1)
+    fair = mixture.weights * share[:-1].sum()
+    recovered = int(((share[:-1] >= RECOVERED_SHARE * fair) & (share[:-1] > 0)).sum())
+    return {
+        "modes": recovered,
+        "high_quality": float(1 - share[-1]),
+        "js": js_divergence(mixture.cell_probs(), share),
+    }
+
+
+def mlp(n_in: int, n_out: int, hidden: int = 100, layers: int = 4) -> nn.Sequential:
+    """``layers`` fully connected layers of ``hidden`` ReLU units, then a linear output."""
+    parts: list[nn.Module] = []
+    width = n_in
+    for _ in range(layers):
+        parts += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    parts.append(nn.Linear(width, n_out))
+    return nn.Sequential(*parts)
+
+
+class Generator(nn.Module):
+    """z (``z_dim``) -> 4 x 100 ReLU -> a point (``x_dim``)."""
+
+    def __init__(self, z_dim: int = 2, x_dim: int = 2, hidden: int = 100, layers: int = 4):
+        super().__init__()
+        self.net = mlp(z_dim, x_dim, hidden, layers)
+        self.z_dim = z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """A point -> 4 x 100 ReLU -> the logit of "real"."""
+
+    def __init__(self, x_dim: int = 2, hidden: int = 100, layers: int = 4):
+        super().__init__()
+        self.net = mlp(x_dim, 1, hidden, layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+    def prob(self, x: torch.Tensor) -> torch.Tensor:
+        """D(x): the probability that ``x`` is real."""
+        return torch.sigmoid(self(x))
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """A toy GAN run: the task, the networks, the training budget and the seed.
+
+    ``snapshot_every`` epochs (and after the last) the networks' weights are kept
+    in the checkpoint, so that the selectors can be scored along training.
+    """
+
+    task: str = "grid25"
+    n_train: int = 10_000
+    epochs: int = 30
+    batch_size: int = 100
+    z_dim: int = 2
+    hidden: int = 100
+    layers: int = 4
+    lr: float = 1e-3
+    beta1: float = 0.5
+    snapshot_every: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in MIXTURES:
+            raise ValueError(f"task must be one of {', '.join(MIXTURES)}, got {self.task!r}")
+        for name in ("n_train", "epochs", "batch_size", "z_dim", "hidden", "snapshot_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def mixture(self) -> Mixture:
+        return MIXTURES[self.task]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Per scale and task: the config fields. The papers do not give the data size or
+#: the epochs of their toy runs; ``paper`` scale trains on five times more data.
+SCALE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "mog1d": {"n_train": 1000, "epochs": 3, "hidden": 32},
+        "grid25": {"n_train": 1000, "epochs": 4, "hidden": 32, "snapshot_every": 2},
+    },
+    "book": {
+        "mog1d": {"n_train": 10_000, "epochs": 10},
+        "grid25": {"n_train": 10_000, "epochs": 60, "snapshot_every": 6},
+    },
+    "paper": {
+        "mog1d": {"n_train": 50_000, "epochs": 30},
+        "grid25": {"n_train": 50_000, "epochs": 60, "snapshot_every": 6},
+    },
+}
+
+
+def config_for(task: str, scale: str | None = None, **overrides: Any) -> ToyConfig:
+    """The ``task``'s config at ``scale``, with fields overridden."""
+    if task not in MIXTURES:
+        raise ValueError(f"task must be one of {', '.join(MIXTURES)}, got {task!r}")
+    return replace(ToyConfig(task=task, **SCALE_SETTINGS[get_scale(scale)][task]), **overrides)
+
+
+def build(config: dict[str, Any]) -> dict[str, nn.Module]:
+    """Fresh G and D for a config dict (the checkpoint registry's builder)."""
+    dim = MIXTURES[config["task"]].dim
+    return {
+        "G": Generator(config["z_dim"], dim, config["hidden"], config["layers"]),
+        "D": Discriminator(dim, config["hidden"], config["layers"]),
+    }
+
+
+def held_out(config: ToyConfig | dict[str, Any], n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` fresh real points, never in the training set (the selectors' held-out data)."""
+    task = config.task if isinstance(config, ToyConfig) else config["task"]
+    generator = torch.Generator().manual_seed(HELD_OUT_SEED + seed)
+    return MIXTURES[task].sample(n, generator)
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def train(
+    config: ToyConfig, device: str | torch.device | None = None, quiet: bool = False
+) -> Checkpoint:
+    """Train a toy GAN; log the mean losses of each epoch, keep weight snapshots.
+
+    ``checkpoint.extra["snapshots"]`` maps an epoch to the (G, D) state dicts
+    after it (epoch 0 is the untrained pair).
+    """
+    device = get_device(device)
+    generator = seed_everything(config.seed)
+    data = config.mixture.sample(config.n_train, generator).to(device)
+    models = build(config.to_dict())
+    G, D = models["G"].to(device), models["D"].to(device)
+    betas = (config.beta1, 0.999)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    steps = config.n_train // config.batch_size
+    snapshots = {0: (_state(G), _state(D))}
+    log = []
+    start = time.perf_counter()
+    bar = progress(config.epochs, f"{config.task} GAN (seed {config.seed})", disable=quiet)
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(config.n_train, generator=generator)
+        d_sum = g_sum = 0.0
+        for step in range(steps):
+            real = data[order[step * config.batch_size : (step + 1) * config.batch_size]]
+            z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
+            fake = G(z)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss = bce(D(real), 1.0) + bce(D(fake.detach()), 0.0)
+            d_loss.backward()
+            opt_d.step()
+            D.requires_grad_(False)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss = generator_loss(D(fake))
+            g_loss.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            d_sum += d_loss.item()
+            g_sum += g_loss.item()
+        log.append({"epoch": epoch, "d_loss": d_sum / steps, "g_loss": g_sum / steps})
+        if epoch % config.snapshot_every == 0 or epoch == config.epochs:
+            snapshots[epoch] = (_state(G), _state(D))
+        bar.update(1)
+    bar.close()
+    G.eval()
+    D.eval()
+    extra = {"snapshots": snapshots, "seconds": time.perf_counter() - start}
+    return Checkpoint("toy", config.to_dict(), {"G": G, "D": D}, log, extra)
+
+
+def trained(
+    config: ToyConfig, scale: str | None = None, device: str | torch.device | None = None
+) -> Checkpoint:
+    """The toy GAN for ``config``, from the cache when it is there."""
+    return cached(
+        "toy", get_scale(scale), config.to_dict(), lambda: train(config, device), device, False
+    )
+
+
+def at_epoch(checkpoint: Checkpoint, epoch: int) -> tuple[nn.Module, nn.Module]:
+    """G and D (on the CPU, eval mode) as they were after ``epoch``."""
+    models = build(checkpoint.config)
+    g_state, d_state = checkpoint.extra["snapshots"][epoch]
+    models["G"].load_state_dict(g_state)
+    models["D"].load_state_dict(d_state)
+    return models["G"].eval(), models["D"].eval()
+
+
+def refine_discriminator(
+    G: nn.Module,
+    D: nn.Module,
+    real: torch.Tensor,
+    steps: int = 1000,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> nn.Module:
+    """A copy of D trained ``steps`` more Adam steps against the frozen G.
+
+    The selectors assume D is the optimal discriminator for G. A D taken from
+    the middle of training is not: it was chasing a G that kept moving. Training
+    it alone against the G we sample from brings it towards D* for that G.
+    """
+    import copy
+
+    generator = torch.Generator().manual_seed(seed)
+    D = copy.deepcopy(D).train()
+    G = G.eval()
+    opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    z_dim = G.z_dim
+    for _ in range(steps):
+        x = real[torch.randint(len(real), (batch_size,), generator=generator)]
+        with torch.no_grad():
+            fake = G(torch.randn(batch_size, z_dim, generator=generator))
+        opt.zero_grad(set_to_none=True)
+        loss = bce(D(x), 1.0) + bce(D(fake), 0.0)
+        loss.backward()
+        opt.step()
+    return D.eval()
+
+
+#: The selectors the chapter compares, in order.
+METHODS = ("GAN", "DRS", "DRS (no gamma)", "MH-GAN", "MH-GAN (calibrated)")
+
+
+def select_all(
+    G: nn.Module,
+    D: nn.Module,
+    real: torch.Tensor,
+    n: int,
+    K: int,
+    seed: int = 0,
+    burn_in: int = 10_000,
+    methods: tuple[str, ...] = METHODS,
+    max_per_sample: int = 200,
+) -> dict[str, mhgan.Selection]:
+    """Samples of every selector in ``methods`` from one (G, D).
+
+    ``real`` are held-out real points: the first ``n`` start the MH chains,
+    and all of them (with as many generated points) fit the calibration.
+    DRS stops after ``max_per_sample`` proposals per wanted sample, with fewer
+    samples if its acceptance rate is lower than that.
+    """
+    if len(real) < n:
+        raise ValueError(f"need at least n={n} held-out real points, got {len(real)}")
+    generator = torch.Generator().manual_seed(seed)
+    propose = mhgan.gan_proposer(G, D, generator=generator)
+    real_logits = mhgan.logits_of(D, real)
+    out: dict[str, mhgan.Selection] = {}
+    for method in methods:
+        if method == "GAN":
+            out[method] = mhgan.Selection(propose(n)[0], n)
+        elif method.startswith("DRS"):
+            gamma = None if "no gamma" in method else 95.0
+            out[method] = mhgan.drs(
+                propose, n, burn_in, gamma, generator=generator, max_proposals=max_per_sample * n
+            )
+        elif method == "MH-GAN":
+            out[method] = mhgan.mh_select(propose, n, K, real_logits[:n], generator)
+        elif method == "MH-GAN (calibrated)":
+            calibrator, _ = mhgan.fit_calibrator(propose, real_logits)
+            init = calibrator(real_logits[:n])
+            out[method] = mhgan.mh_select(
+                mhgan.calibrated(propose, calibrator), n, K, init, generator
+            )
+        else:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    return out
+
+
+def score_run(
+    checkpoint: Checkpoint,
+    n: int,
+    K: int,
+    epochs: list[int] | None = None,
+    n_real: int = 1000,
+    burn_in: int = 10_000,
+    methods: tuple[str, ...] = METHODS,
+) -> pd.DataFrame:
+    """One row per (epoch, method): the metrics of :func:`evaluate` and proposals per sample."""
+    mixture = MIXTURES[checkpoint.config["task"]]
+    real = held_out(checkpoint.config, max(n_real, n), seed=checkpoint.config["seed"])
+    epochs = sorted(checkpoint.extra["snapshots"]) if epochs is None else epochs
+    rows = []
+    for epoch in epochs:
+        G, D = at_epoch(checkpoint, epoch)
+        selections = select_all(G, D, real, n, K, seed=epoch, burn_in=burn_in, methods=methods)
+        for method, selection in selections.items():
+            rows.append(
+                {
+                    "seed": checkpoint.config["seed"],
+                    "epoch": epoch,
+                    "method": method,
+                    **evaluate(mixture, selection.samples),
+                    "proposals_per_sample": selection.per_sample,
+                    "samples": len(selection),
+                }
+            )
+    return pd.DataFrame(rows)

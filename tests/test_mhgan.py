@@ -1,0 +1,205 @@
+"""Chapter 5's selectors: exactness with the optimal D, the acceptance rules, calibration."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from ganbook import mhgan
+
+# p_data: two Gaussians at -1 and 1 (sd 0.5); p_G: one wide Gaussian (sd 1.5).
+# p_data / p_G is bounded (p_G has the heavier tails), so rejection sampling works.
+SD_G = 1.5
+DATA = [(-1.0, 0.5), (1.0, 0.5)]
+
+
+def data_logpdf(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(*[stats.norm.logpdf(x, m, s) + np.log(0.5) for m, s in DATA])
+
+
+def data_cdf(x: np.ndarray) -> np.ndarray:
+    return sum(0.5 * stats.norm.cdf(x, m, s) for m, s in DATA)
+
+
+def optimal_logit(x: torch.Tensor) -> torch.Tensor:
+    """logit D*(x) = log p_data(x) - log p_G(x): the exact optimal discriminator."""
+    x = x.double().numpy().ravel()
+    return torch.from_numpy(data_logpdf(x) - stats.norm.logpdf(x, 0.0, SD_G))
+
+
+def exact_proposer(seed: int) -> mhgan.Proposer:
+    generator = torch.Generator().manual_seed(seed)
+
+    def propose(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = SD_G * torch.randn(n, 1, generator=generator, dtype=torch.float64)
+        return x, optimal_logit(x)
+
+    return propose
+
+
+def real_logits(n: int, seed: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    means = rng.choice([m for m, _ in DATA], n)
+    return optimal_logit(torch.from_numpy(means + 0.5 * rng.standard_normal(n)))
+
+
+# Goodness of fit: the KS test of 2,000 samples against p_data must not reject at 1%.
+N, ALPHA = 2000, 0.01
+
+
+def test_the_ks_test_can_tell_p_G_from_p_data():
+    x, _ = exact_proposer(0)(N)
+    assert stats.kstest(x.numpy().ravel(), data_cdf).pvalue < ALPHA
+
+
+def test_mh_with_the_optimal_d_samples_p_data():
+    selection = mhgan.mh_select(
+        exact_proposer(1), N, 20, real_logits(N, 2), torch.Generator().manual_seed(3)
+    )
+    assert selection.samples.shape == (N, 1)
+    assert selection.proposals == N * 20 and selection.per_sample == 20
+    assert stats.kstest(selection.samples.numpy().ravel(), data_cdf).pvalue > ALPHA
+
+
+def test_drs_without_gamma_with_the_optimal_d_samples_p_data():
+    selection = mhgan.drs(
+        exact_proposer(4),
+        N,
+        burn_in=10_000,
+        gamma_percentile=None,
+        generator=torch.Generator().manual_seed(5),
+    )
+    assert len(selection) == N and selection.burn_in == 10_000
+    # The envelope M = max p_data / p_G is about 1.9, so about 2 proposals per sample.
+    assert 1.5 < selection.per_sample < 2.5
+    assert stats.kstest(selection.samples.numpy().ravel(), data_cdf).pvalue > ALPHA
+
+
+def test_drs_with_gamma_is_not_exact():
+    selection = mhgan.drs(
+        exact_proposer(4), N, gamma_percentile=95.0, generator=torch.Generator().manual_seed(5)
+    )
+    assert len(selection) == N
+    assert stats.kstest(selection.samples.numpy().ravel(), data_cdf).pvalue < ALPHA
+
+
+def test_rejection_sampling_with_the_true_envelope_samples_p_data():
+    xs = torch.linspace(-4, 4, 2001)
+    log_M = float(optimal_logit(xs).max())
+    selection = mhgan.rejection_sample(
+        exact_proposer(6), N, log_M, torch.Generator().manual_seed(7)
+    )
+    assert len(selection) == N
+    assert stats.kstest(selection.samples.numpy().ravel(), data_cdf).pvalue > ALPHA
+
+
+def test_drs_counts_proposals_up_to_the_last_sample_it_needs():
+    # every proposal scores log M: the exact rule accepts all of them
+    def propose(k):
+        return torch.arange(k, dtype=torch.float64)[:, None], torch.zeros(k)
+
+    selection = mhgan.drs(propose, 7, burn_in=10, gamma_percentile=None, batch=100)
+    assert len(selection) == 7 and selection.proposals == 7
+    assert torch.equal(selection.samples.ravel(), torch.arange(7, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "d_current, d_proposal, expected",
+    [
+        (0.5, 0.8, 1.0),  # (1/0.5 - 1) / (1/0.8 - 1) = 1 / 0.25 = 4 -> 1
+        (0.8, 0.5, 0.25),  # 0.25 / 1
+        (0.6, 0.3, (1 / 0.6 - 1) / (1 / 0.3 - 1)),  # 0.6667 / 2.3333 = 0.2857
+        (0.3, 0.3, 1.0),
+        (0.9, 0.1, (1 / 0.9 - 1) / 9.0),  # 0.1111 / 9 = 0.01235
+    ],
+)
+def test_mh_acceptance_matches_hand_computed_values(d_current, d_proposal, expected):
+    alpha = mhgan.mh_acceptance(torch.tensor([d_current]), torch.tensor([d_proposal]))
+    assert alpha.item() == pytest.approx(expected, rel=1e-6)
+
+
+def _scripted(logits: list[float]) -> mhgan.Proposer:
+    """Proposal k of every chain is the point k with logit ``logits[k]``."""
+    calls = iter(range(len(logits)))
+
+    def propose(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        k = next(calls)
+        return torch.full((n, 1), float(k)), torch.full((n,), logits[k])
+
+    return propose
+
+
+def test_mh_takes_the_better_proposal_and_always_moves_up():
+    # Scores rise: every proposal is accepted, so each chain ends on the last.
+    selection = mhgan.mh_select(_scripted([-3.0, -2.0, -1.0, 0.0]), 5, 4, torch.full((5,), -5.0))
+    assert torch.equal(selection.samples, torch.full((5, 1), 3.0))
+
+
+def test_mh_restarts_from_the_first_generated_sample_when_nothing_was_accepted():
+    # The real start scores far above every proposal, and the proposals fall:
+    # nothing is accepted from the real start, and nothing after x_1 from x_1.
+    init = torch.full((6,), 50.0)
+    selection = mhgan.mh_select(_scripted([0.0, -60.0, -70.0]), 6, 3, init)
+    assert torch.equal(selection.samples, torch.zeros(6, 1))
+
+
+def test_mh_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="K must be at least 1"):
+        mhgan.mh_select(_scripted([0.0]), 2, 0, torch.zeros(2))
+    with pytest.raises(ValueError, match="one initial"):
+        mhgan.mh_select(_scripted([0.0]), 2, 1, torch.zeros(3))
+
+
+def test_drs_acceptance_without_gamma_is_the_ratio_over_m():
+    logits = torch.tensor([0.0, np.log(0.5), np.log(0.1)])
+    p = mhgan.drs_acceptance(logits, 0.0, eps=1e-12, gamma_percentile=None)
+    assert p.numpy() == pytest.approx([1.0, 0.5, 0.1], abs=1e-6)
+
+
+def test_drs_gamma_shifts_f_to_its_percentile():
+    logits = torch.tensor([-6.0, -4.0, -2.0, -1.0])
+    p = mhgan.drs_acceptance(logits, 0.0, gamma_percentile=100.0)
+    assert p[-1].item() == pytest.approx(0.5)  # F - gamma = 0 at the top
+    # Every proposal falls short of M here (all F < 0), so gamma < 0 and every
+    # proposal is accepted more often than the exact rule would.
+    exact = mhgan.drs_acceptance(logits, 0.0, gamma_percentile=None)
+    assert torch.all(p > exact)
+
+
+def test_z_is_small_for_calibrated_and_large_for_distorted_probabilities():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.02, 0.98, 5000)
+    y = rng.uniform(size=5000) < p
+    assert abs(mhgan.z_statistic(y, p)) < 3
+    assert abs(mhgan.z_statistic(y, p**2)) > 10  # too low: Z large and positive
+    assert mhgan.z_statistic(y, np.sqrt(p)) < -10  # too high
+
+
+def test_isotonic_calibration_repairs_a_distorted_discriminator():
+    rng = np.random.default_rng(1)
+    true_logit = torch.from_numpy(rng.normal(0, 2, 8000))
+    y = rng.uniform(size=8000) < torch.sigmoid(true_logit).numpy()
+    raw = 3 * true_logit + 1  # over-confident and biased, but ranks the same
+    fit, test = slice(0, 4000), slice(4000, None)
+    real, fake = raw[fit][y[fit]], raw[fit][~y[fit]]
+    calibrator = mhgan.IsotonicCalibrator().fit(real, fake)
+    real_t, fake_t = raw[test][y[test]], raw[test][~y[test]]
+    assert abs(mhgan.calibration_z(real_t, fake_t, None)) > 3
+    assert abs(mhgan.calibration_z(real_t, fake_t, calibrator)) < 2.5
+    # monotone: the calibrated logits keep D's ranking
+    order = torch.argsort(raw[test])
+    assert torch.all(torch.diff(calibrator(raw[test])[order]) >= 0)
+
+
+def test_isotonic_blocks_match_scikit_learn_and_smoothing_keeps_them_below_one():
+    rng = np.random.default_rng(2)
+    real, fake = torch.from_numpy(rng.normal(1, 1, 300)), torch.from_numpy(rng.normal(-1, 1, 300))
+    grid = torch.linspace(-5, 5, 501, dtype=torch.float64)
+    plain = mhgan.IsotonicCalibrator(smooth=False).fit(real, fake)
+    assert plain.prob(grid).numpy() == pytest.approx(plain.model.predict(grid.numpy()), abs=1e-12)
+    assert plain.prob(torch.tensor([10.0])).item() == 1.0  # the top block holds only real points
+    smooth = mhgan.IsotonicCalibrator().fit(real, fake)
+    top = int((real > fake.max()).sum())  # real points above every generated one
+    assert 0.5 < smooth.prob(torch.tensor([10.0])).item() <= (top + 1) / (top + 2)
+    assert torch.all(torch.diff(smooth.prob(grid)) >= 0)
+    assert smooth.prob(torch.tensor([-10.0])).item() > 0
