@@ -219,9 +219,55 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Per scale: what the chapter's semi-supervised MNIST run changes (200 labels,
+#: as in the seed's command), and the number of images each model is scored on.
+SEMI_SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {"train_iter": 12, "burn_in": 8, "n_save": 6},
+    "book": {"train_iter": 1000, "burn_in": 700, "n_save": 250},
+    "paper": {"train_iter": 30_000, "burn_in": 5000, "n_save": 1000},
+}
+SCORED_SAMPLES = {"smoke": 300, "book": 2000, "paper": 10_000}
+
+
 def config_for(scale: str | None = None, **overrides: Any) -> BDCGANConfig:
     """The chapter's MNIST config at ``scale``, with any field overridden."""
     return replace(BDCGANConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides)
+
+
+def semi_config_for(scale: str | None = None, **overrides: Any) -> BDCGANConfig:
+    """The chapter's semi-supervised MNIST config (200 labels) at ``scale``."""
+    fields = {"semi_supervised": True, "labels": 200, **SEMI_SETTINGS[get_scale(scale)]}
+    return config_for(scale, **{**fields, **overrides})
+
+
+def d_images_per_iteration(config: BDCGANConfig) -> int:
+    """Images through D (forward and backward) per iteration: the cost the chapter equalises.
+
+    Bayesian: each of the K_d discriminators sees n real images and the
+    K_g * n samples in its step, and the K_g * n samples again in G's step
+    (WGAN-GP adds n interpolated images per critic). ML ensemble: each of the
+    k pairs sees 2n images in D's step and n in G's, as a chapter 2 DCGAN.
+    The labelled batch of a semi-supervised run is left out.
+    """
+    n = config.batch_size
+    if config.ml:
+        return 3 * n * config.ml_ensemble
+    per_d = 1 + 2 * config.num_generators + (1 if config.wasserstein else 0)
+    return config.num_discriminators * per_d * n
+
+
+def at_equal_compute(config: BDCGANConfig, reference: BDCGANConfig) -> BDCGANConfig:
+    """``config`` with the iterations (and burn-in share) that cost what ``reference`` costs."""
+    total = reference.train_iter * d_images_per_iteration(reference)
+    iterations = max(1, round(total / d_images_per_iteration(config)))
+    burn_in = round(reference.burn_in * iterations / reference.train_iter)
+    return replace(config, train_iter=iterations, burn_in=burn_in)
+
+
+def dcgan_steps_at_equal_compute(reference: BDCGANConfig) -> int:
+    """Steps of a chapter 2 DCGAN (3 batches through D each) costing what ``reference`` costs."""
+    total = reference.train_iter * d_images_per_iteration(reference)
+    return max(1, round(total / (3 * reference.batch_size)))
 
 
 # --- networks -----------------------------------------------------------------
@@ -273,6 +319,22 @@ class BayesClassifier(nn.Module):
         ]
         self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+@torch.no_grad()
+def sample_accuracies(
+    classifier: BayesClassifier, images: torch.Tensor, labels: torch.Tensor
+) -> list[float]:
+    """Test accuracy of each discriminator sample alone (to compare with the average)."""
+    classifier.check(images)
+    was_training = classifier.training
+    classifier.eval()
+    device = classifier.D.stacked[0].device
+    x = images.to(device)
+    logits = classifier.D(x.expand(len(classifier.D), *x.shape))
+    predicted = logits[..., 1:].argmax(-1).cpu()
+    classifier.train(was_training)
+    return (predicted == labels.cpu()).float().mean(1).tolist()
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:
