@@ -1,4 +1,5 @@
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -275,3 +276,19 @@ def test_wasserstein_and_ensemble_runs_are_finite(digits_path):
         result = bd.train(copy.deepcopy(config), data, "cpu", quiet=True)
         assert np.isfinite([e["d_energy"] for e in result.log]).all()
         assert len(result["G"]) == config.num_generators
+
+
+def test_sampler_steps_are_alpha_lr_over_n_after_burn_in():
+    config = tiny(lr=1e-3, alpha=0.1, gen_observed=500)
+    models = bd.build(config.to_dict())
+    gen = torch.Generator()
+    opt_g, opt_d = bd._optimizers(models["G"], models["D"], config, False, 2000, gen)
+    assert isinstance(opt_g, torch.optim.Adam) and opt_g.param_groups[0]["lr"] == 1e-3
+    opt_g, opt_d = bd._optimizers(models["G"], models["D"], config, True, 2000, gen)
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(0.1 * 1e-3 / 2000)
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(0.1 * 1e-3 / 500)
+    assert opt_g.param_groups[0]["temperature"] == 1.0
+    # momentum SGD before the burn-in ends: the same sampler without noise
+    sgd = replace(config, optimizer="sgd")
+    opt_g, _ = bd._optimizers(models["G"], models["D"], sgd, False, 2000, gen)
+    assert opt_g.param_groups[0]["temperature"] == 0.0

@@ -1,5 +1,6 @@
 import csv
 
+import numpy as np
 import pytest
 import torch
 
@@ -142,3 +143,20 @@ def test_tiny_wasserstein_and_ensemble_runs(tmp_path, digits_path):
         assert cli.main([*argv, "--out_dir", str(out)]) == 0
         model = checkpoint.load(out / "model.pt", device="cpu")
         assert len(model["G"]) == 2
+
+
+def test_a_tiny_semi_supervised_run_on_svhn_files(tmp_path, capsys):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 40), ("test", 20)):
+        X = rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8)
+        y = np.arange(count).reshape(-1, 1) % 10 + 1  # 10 is the digit 0
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": X, "y": y})
+    out = tmp_path / "run"
+    argv = "--dataset svhn --numz 2 --train_iter 2 --n_save 2 --width 4 --z_dim 8 --batch_size 8"
+    argv += " --semi -N 20 --quiet --save_samples"
+    assert cli.main([*argv.split(), "--data_path", str(tmp_path), "--out_dir", str(out)]) == 0
+    assert "test accuracy" in capsys.readouterr().out and (out / "samples_2.png").exists()
+    classifier = bd.load_classifier(str(out / "model.pt"), device="cpu")
+    assert classifier.predict(torch.zeros(5, 3, 32, 32)).shape == (5,)
