@@ -21,6 +21,9 @@ synthetic   chapter 4: the synthetic experiment (data, networks, JS divergence, 
 bgan_synth  command line: ``python -m ganbook.bgan_synth`` (the original script's flags)
 bgan_explore  chapter 4: numz x num_mcmc grid, plots and the live widget
 bench_bgan  command line: looped against batched step time (``make bench``)
+bayesian_dcgan  chapter 4: the Bayesian GAN on images (DCGAN weights, semi-supervised, ensembles)
+bgan_util   chapter 4: image data sets with the original's interface, the custom digits set
+bayesian_gan_hmc  command line: ``python -m ganbook.bayesian_gan_hmc`` (the original's flags)
 mhgan       chapter 5: rejection sampling, DRS, the MH-GAN sampler, isotonic calibration
 toy         chapter 5: the 1-D mixture and the 5x5 grid, their GANs and metrics
 sample      command line: ``python -m ganbook.sample MODEL_DIR --method mh ...``

@@ -33,6 +33,7 @@ BUILDERS: dict[str, str] = {
     "dcgan": "ganbook.dcgan:build",
     "bgan_synth": "ganbook.synthetic:build",
     "ssgan": "ganbook.ssgan:build",
+    "bayesian_dcgan": "ganbook.bayesian_dcgan:build",
     "toy": "ganbook.toy:build",
 }
 
