@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("GANBOOK_SCALE", "smoke")
 os.environ.setdefault("GANBOOK_MNIST", "sample")
@@ -55,3 +56,12 @@ def book_build(tmp_path_factory) -> BookBuild:
         env=env,
     )
     return BookBuild(result.returncode, result.stdout + result.stderr, out / "_build" / "html")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tests use tiny tensors: one thread is faster, and immune to a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

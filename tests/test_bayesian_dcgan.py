@@ -13,14 +13,6 @@ from ganbook.bgan_util import DATASETS, Digits, load_dataset, save_digits
 from ganbook.data import DataError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory):
     return save_digits(tmp_path_factory.mktemp("digits"))

@@ -9,14 +9,6 @@ from ganbook.bench_bgan import Looped, optimizer_factory
 from ganbook.synthetic import SynthConfig, build, sample_z
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_config(**overrides):
     return SynthConfig(x_dim=6, z_dim=3, hidden=16, **overrides).validate()
 

@@ -2,19 +2,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from ganbook import bgan_explore  # noqa: E402
 from ganbook.synthetic import config_for  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_explorer_trains_the_sliders_run_and_then_loads_it():

@@ -10,14 +10,6 @@ from ganbook import checkpoint
 from ganbook.bgan_util import Digits, save_digits
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits_path(tmp_path_factory):
     return save_digits(tmp_path_factory.mktemp("digits"))

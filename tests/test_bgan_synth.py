@@ -7,14 +7,6 @@ import torch
 from ganbook import bench_bgan, bgan_synth, checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_defaults_are_the_original_scripts(tmp_path):
     args = bgan_synth.parser().parse_args(["--out_dir", str(tmp_path)])
     config = bgan_synth.config_from(args)

@@ -6,15 +6,6 @@ import torch
 from ganbook.sghmc import SGHMC, noise_loss
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_samples_a_known_gaussian_posterior():
     # U(theta) = (theta - mu)^T P (theta - mu) / 2 is the energy of N(mu, Sigma), P = Sigma^-1.
     # 2,000 independent chains (stacked: the update is elementwise) after 500 burn-in steps,

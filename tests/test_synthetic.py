@@ -8,14 +8,6 @@ from scipy import stats
 from ganbook import synthetic
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_data_is_the_original_synth_dataset():
     data = synthetic.make_data(100)
     assert data.X.shape == (10_000, 100) and data.x_dim == 100

@@ -20,13 +20,16 @@ bayesian_gan  chapter 4: the Bayesian GAN's posteriors, J x M weight samples sta
 synthetic   chapter 4: the synthetic experiment (data, networks, JS divergence, training)
 bgan_synth  command line: ``python -m ganbook.bgan_synth`` (the original script's flags)
 bgan_explore  chapter 4: numz x num_mcmc grid, plots and the live widget
-bench_bgan  command line: looped against batched step time (``make bench``)
+bench_bgan  command line: looped against batched J x M step time
 bayesian_dcgan  chapter 4: the Bayesian GAN on images (DCGAN weights, semi-supervised, ensembles)
 bgan_util   chapter 4: image data sets with the original's interface, the custom digits set
 bayesian_gan_hmc  command line: ``python -m ganbook.bayesian_gan_hmc`` (the original's flags)
 mhgan       chapter 5: rejection sampling, DRS, the MH-GAN sampler, isotonic calibration
 toy         chapter 5: the 1-D mixture and the 5x5 grid, their GANs and metrics
 sample      command line: ``python -m ganbook.sample MODEL_DIR --method mh ...``
+results     the numbers each chapter glued, read back for the results page
+bench       command line: every chapter's training speed and memory (``make bench``)
+cli         what the command lines share: one-line errors, argument types, output folders
 """
 
 __version__ = "0.1.0"

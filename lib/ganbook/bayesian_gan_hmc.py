@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,8 @@ from torchvision.utils import save_image
 
 from . import bayesian_dcgan as bd
 from . import checkpoint
-from .bgan_synth import _Parser
 from .bgan_util import DATASETS, load_dataset, save_digits
+from .cli import Parser, prepare_out_dir
 from .data import DataError
 from .settings import get_device
 
@@ -43,7 +42,7 @@ from .settings import get_device
 def parser() -> argparse.ArgumentParser:
     """The command line's parser; the defaults are the original script's."""
     d = bd.BDCGANConfig()
-    p = _Parser(
+    p = Parser(
         prog="python -m ganbook.bayesian_gan_hmc",
         description="Train the Bayesian GAN (SGHMC over DCGAN weights) on an image data set.",
     )
@@ -124,11 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, DataError) as exc:
         p.error(str(exc))
     out: Path = args.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        p.error(f"cannot create --out_dir {out}: {exc.strerror}")
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    prepare_out_dir(p, out, config.to_dict())
     print(f"{config.name} on {dataset}")
     evals_file = (out / "evals.csv").open("w", newline="")
     evals_csv = None

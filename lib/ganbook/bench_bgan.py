@@ -19,13 +19,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import NoReturn
 
 import torch
 from torch import nn
 
 from .bayesian_gan import Posterior, Stacked, d_step, discriminator_energy, g_step
 from .bayesian_gan import generator_energy as _generator_energy
+from .cli import Parser
 from .settings import get_device
 from .sghmc import SGHMC
 from .synthetic import N_POINTS, SynthConfig, build, make_data, sample_z
@@ -168,11 +168,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _size(text: str) -> tuple[int, int]:
     try:
         j, m = (int(part) for part in text.lower().split("x"))
@@ -184,7 +179,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(prog="python -m ganbook.bench_bgan", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m ganbook.bench_bgan", description=__doc__.splitlines()[0])
     p.add_argument(
         "--sizes",
         type=_size,

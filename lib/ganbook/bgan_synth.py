@@ -16,29 +16,22 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from . import checkpoint
+from .cli import Parser, prepare_out_dir
 from .settings import get_device
 from .synthetic import SynthConfig, make_data, train
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but every error is one line (no usage block) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line's parser; defaults are the original script's and the paper's."""
     d = SynthConfig()
-    p = _Parser(
+    p = Parser(
         prog="python -m ganbook.bgan_synth",
         description="Train the Bayesian GAN (or, with --numz 1, the ML GAN) on the synthetic data.",
     )
@@ -93,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         p.error(str(exc))
     out: Path = args.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        p.error(f"cannot create --out_dir {out}: {exc.strerror}")
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    prepare_out_dir(p, out, config.to_dict())
     if args.save_samples:
         np.save(out / "real.npy", make_data(config.x_dim).X.astype(np.float32))
     js_file = (out / "js.csv").open("w", newline="")

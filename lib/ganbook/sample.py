@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, mhgan
+from .cli import positive_int
 from .data import DataError
 from .settings import get_device
 
@@ -110,16 +111,6 @@ def write(samples: torch.Tensor, path: Path) -> None:
     plt.imsave(path, grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _percentile(text: str) -> float | None:
     if text.lower() == "none":
         return None
@@ -145,12 +136,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--calibrate", choices=("none", "isotonic"), default="none", help="calibrate D first"
     )
-    p.add_argument("-K", type=_positive_int, default=640, help="MH proposals per sample (640)")
-    p.add_argument("-n", type=_positive_int, default=64, help="samples to write (64)")
+    p.add_argument("-K", type=positive_int, default=640, help="MH proposals per sample (640)")
+    p.add_argument("-n", type=positive_int, default=64, help="samples to write (64)")
     p.add_argument(
         "--gamma", type=_percentile, default=95.0, help="DRS: percentile for gamma, or none (95)"
     )
-    p.add_argument("--real", type=_positive_int, default=1000, help="held-out real samples (1000)")
+    p.add_argument("--real", type=positive_int, default=1000, help="held-out real samples (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="output file: .png (images) or .npy")
     p.add_argument("--data-path", type=Path, help="folder of CIFAR-10, SVHN or CelebA")
