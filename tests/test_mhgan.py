@@ -203,3 +203,23 @@ def test_isotonic_blocks_match_scikit_learn_and_smoothing_keeps_them_below_one()
     assert 0.5 < smooth.prob(torch.tensor([10.0])).item() <= (top + 1) / (top + 2)
     assert torch.all(torch.diff(smooth.prob(grid)) >= 0)
     assert smooth.prob(torch.tensor([-10.0])).item() > 0
+
+
+def test_posterior_logit_averages_discriminator_samples_in_probability():
+    from ganbook import bayesian_dcgan as bd
+
+    torch.manual_seed(0)
+    models = bd.build(bd.config_for("smoke", numz=2, num_mcmc=1).to_dict())
+    G, D = models["G"], models["D"]
+    D.eval()
+    x = torch.rand(5, 1, 28, 28) * 2 - 1
+    logits = D(x.expand(len(D), *x.shape))
+    p_real = 1 - torch.softmax(logits, -1)[..., 0]  # each sample's D(x)
+    mean = p_real.mean(0)
+    expected = torch.log(mean) - torch.log1p(-mean)
+    got = mhgan.posterior_logit(D, x)
+    assert torch.allclose(got, expected.float(), atol=1e-4)
+    propose = mhgan.posterior_proposer(G, D, torch.Generator().manual_seed(0))
+    samples, scores = propose(7)
+    assert samples.shape == (7, 1, 28, 28) and scores.shape == (7,)
+    assert torch.isfinite(scores).all() and samples.abs().max() <= 1

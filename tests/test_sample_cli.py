@@ -36,6 +36,31 @@ def test_mh_on_a_dcgan_writes_a_png(tmp_path, capsys):
     assert "(3.0 per sample)" in capsys.readouterr().out
 
 
+def _bayesian_gan_dir(tmp_path, **overrides):
+    from ganbook import bayesian_dcgan as bd
+    from ganbook import checkpoint
+
+    config = bd.config_for("smoke", numz=2, num_mcmc=1, **overrides).to_dict()
+    run = checkpoint.Checkpoint("bayesian_dcgan", config, bd.build(config), [], {})
+    checkpoint.save(run, tmp_path / "bgan" / "model.pt")
+    return tmp_path / "bgan"
+
+
+def test_mh_across_a_bayesian_gans_generators(tmp_path, capsys):
+    out = tmp_path / "mh.npy"
+    argv = [str(_bayesian_gan_dir(tmp_path)), "--method", "mh", "--calibrate", "isotonic"]
+    assert sample.main([*argv, "-K", "3", "-n", "5", "--real", "30", "--out", str(out)]) == 0
+    x = np.load(out)
+    assert x.shape == (5, 1, 28, 28) and np.abs(x).max() <= 1
+    assert "(3.0 per sample)" in capsys.readouterr().out
+
+
+def test_a_wasserstein_critic_is_refused(tmp_path, capsys):
+    run = _bayesian_gan_dir(tmp_path, wasserstein=True)
+    assert sample.main([str(run), "-n", "2", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "not a probability" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -103,6 +103,58 @@ def gan_proposer(
 
 
 @torch.no_grad()
+def posterior_logit(D: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Logit of the posterior-averaged D(x) = mean_d p_d(real | x) of stacked discriminators.
+
+    ``D`` is a Bayesian GAN's :class:`ganbook.bayesian_gan.Stacked` discriminator
+    (chapter 4): its samples output K+1 logits, class 0 "generated". The average
+    is taken over the discriminator samples in probability, as the Bayesian GAN
+    averages its predictions, and returned as log D - log(1 - D).
+    """
+    from .bayesian_gan import fake_class_log_prob, real_class_log_prob
+
+    D.eval()
+    device = D.stacked[0].device
+    log_k = float(np.log(len(D)))
+    out = []
+    for i in range(0, len(x), batch):
+        xi = x[i : i + batch].to(device)
+        logits = D(xi.expand(len(D), *xi.shape))
+        real = torch.logsumexp(real_class_log_prob(logits), 0) - log_k
+        fake = torch.logsumexp(fake_class_log_prob(logits), 0) - log_k
+        out.append((real - fake).float().cpu())
+    return torch.cat(out)
+
+
+def posterior_proposer(
+    G: nn.Module, D: nn.Module, generator: torch.Generator | None = None
+) -> Proposer:
+    """Proposals from a Bayesian GAN's posterior mixture, scored by :func:`posterior_logit`.
+
+    ``G`` is a :class:`ganbook.bayesian_gan.Stacked` generator of J x M weight
+    samples. Each draw comes from one weight sample chosen uniformly (the
+    mixture over the posterior that the Bayesian GAN's samples represent), with
+    the original's noise z ~ Uniform(-1, 1).
+    """
+    k = len(G)
+    z_dim = G._skeleton[0].z_dim
+    device = G.stacked[0].device
+
+    @torch.no_grad()
+    def propose(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        G.eval()
+        per_sample = -(-n // k)  # every weight sample draws the same number; then shuffle
+        z = torch.rand(k, per_sample, z_dim, generator=generator) * 2 - 1
+        x = G(z.to(device))
+        x = x.reshape(-1, *x.shape[2:])
+        pick = torch.randperm(k * per_sample, generator=generator)[:n]
+        x = x.cpu()[pick]
+        return x, posterior_logit(D, x)
+
+    return propose
+
+
+@torch.no_grad()
 def logits_of(D: nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
     """D's logits for real data ``x`` (eval mode, in batches, on the CPU)."""
     D.eval()

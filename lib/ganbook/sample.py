@@ -3,8 +3,10 @@
     python -m ganbook.sample runs/dcgan --method mh --calibrate isotonic -K 640 -n 64 --out mh.png
     python -m ganbook.sample runs/grid25 --method drs -n 1000 --out drs.npy
 
-``MODEL_DIR`` is a folder written by ``python -m ganbook.train`` (or a
-``model.pt`` in it). Methods: ``gan`` (G's samples as they are), ``drs``
+``MODEL_DIR`` is a folder written by ``python -m ganbook.train`` or
+``python -m ganbook.bayesian_gan_hmc`` (or a ``model.pt`` in it); a Bayesian
+GAN proposes from all its generators and scores with its averaged
+discriminators. Methods: ``gan`` (G's samples as they are), ``drs``
 (discriminator rejection sampling; ``--gamma none`` for the exact rule) and
 ``mh`` (the MH-GAN independence sampler, K proposals per sample).
 ``--calibrate isotonic`` first calibrates D on held-out real data: the MNIST
@@ -28,7 +30,7 @@ from .data import DataError
 from .settings import get_device
 
 #: Kinds with a generator G and a one-logit discriminator D.
-SUPPORTED = ("gan", "dcgan", "toy")
+SUPPORTED = ("gan", "dcgan", "toy", "bayesian_dcgan")
 METHODS = ("gan", "drs", "mh")
 
 
@@ -41,6 +43,11 @@ def held_out_real(
 
         return held_out(ckpt.config, n)
     dataset = ckpt.config.get("dataset", "mnist")
+    if ckpt.kind == "bayesian_dcgan" and dataset != "mnist":
+        from .bayesian_dcgan import to_tensor
+        from .bgan_util import load_dataset as load_original
+
+        return to_tensor(load_original(dataset, data_path).test_imgs[:n])
     if dataset == "mnist":
         from .data import load_mnist
 
@@ -73,14 +80,26 @@ def select(
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if calibrate not in ("none", "isotonic"):
         raise ValueError(f"calibrate must be none or isotonic, got {calibrate!r}")
+    if ckpt.config.get("wasserstein"):
+        raise ValueError("a Wasserstein critic's score is not a probability, which selectors need")
     generator = torch.Generator().manual_seed(seed)
     G, D = ckpt["G"], ckpt["D"]
-    propose = mhgan.gan_proposer(G, D, generator=generator)
+    if ckpt.kind == "bayesian_dcgan":
+        propose = mhgan.posterior_proposer(G, D, generator=generator)
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            return mhgan.posterior_logit(D, x)
+    else:
+        propose = mhgan.gan_proposer(G, D, generator=generator)
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            return mhgan.logits_of(D, x)
+
     if method == "gan":
         return mhgan.Selection(propose(n)[0], n)
     real_logits = None
     if method == "mh" or calibrate == "isotonic":
-        real_logits = mhgan.logits_of(D, held_out_real(ckpt, n_real, data_path))
+        real_logits = score(held_out_real(ckpt, n_real, data_path))
     if calibrate == "isotonic":
         calibrator, _ = mhgan.fit_calibrator(propose, real_logits)
         propose = mhgan.calibrated(propose, calibrator)
