@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import checkpoint
-from .cli import positive_int
+from .cli import positive_int, seed
 from .data import DataError
 from .settings import SCALES, get_device
 
@@ -117,16 +117,6 @@ LABELLED_MODELS = ("ssgan", "ssgan-klogit", "ssgan-supervised")
 DEFAULT_LABELS = "100"
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line's argument parser."""
     p = argparse.ArgumentParser(
@@ -134,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", choices=sorted(TRAINERS), help="which model to train")
     p.add_argument("--scale", choices=SCALES, default="book", help="how much work (default book)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="folder for model.pt and log.csv")
     p.add_argument("--steps", type=positive_int, help="override the scale's steps (epochs)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
