@@ -136,6 +136,8 @@ def posterior_proposer(
     mixture over the posterior that the Bayesian GAN's samples represent), with
     the original's noise z ~ Uniform(-1, 1).
     """
+    from .bayesian_dcgan import sample_z
+
     k = len(G)
     z_dim = G._skeleton[0].z_dim
     device = G.stacked[0].device
@@ -144,8 +146,7 @@ def posterior_proposer(
     def propose(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         G.eval()
         per_sample = -(-n // k)  # every weight sample draws the same number; then shuffle
-        z = torch.rand(k, per_sample, z_dim, generator=generator) * 2 - 1
-        x = G(z.to(device))
+        x = G(sample_z(k, per_sample, z_dim, generator).to(device))
         x = x.reshape(-1, *x.shape[2:])
         pick = torch.randperm(k * per_sample, generator=generator)[:n]
         x = x.cpu()[pick]
