@@ -52,8 +52,8 @@ notebooks: $(VENV)/.installed
 ## bench: each chapter's training speed and memory at book settings, the Bayesian GAN's
 ## looped against batched step time, the notebooks' times (ganbook.bench, ganbook.bench_bgan)
 bench: $(VENV)/.installed
-	$(BIN)/python -m ganbook.bench --notebooks smoke
-	$(BIN)/python -m ganbook.bench_bgan
+	$(BIN)/python scripts/bench.py --notebooks smoke
+	$(BIN)/python scripts/bench_bgan.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lib tests scripts _ext

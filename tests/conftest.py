@@ -13,6 +13,8 @@ os.environ.setdefault("GANBOOK_SCALE", "smoke")
 os.environ.setdefault("GANBOOK_MNIST", "sample")
 
 ROOT = Path(__file__).resolve().parent.parent
+# The benchmarks live in scripts/, outside the installed package; their tests import them.
+sys.path.insert(0, str(ROOT / "scripts"))
 # The launch buttons need a GitHub address; the test build uses this one to check the
 # links it writes (they are never followed).
 TEST_REPOSITORY_URL = "https://github.com/ganbook/ganbook"

@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganbook import bayesian_dcgan as bd
-from ganbook import bayesian_gan as bg
-from ganbook import checkpoint, dcgan, ssgan
-from ganbook.bgan_util import DATASETS, Digits, load_dataset, save_digits
-from ganbook.data import DataError
+from ganbook import dcgan
+from ganbook.bayesian import images as bd
+from ganbook.bayesian import posterior as bg
+from ganbook.core import checkpoint
+from ganbook.data.mnist import DataError
+from ganbook.data.original import DATASETS, Digits, load_dataset, save_digits
+from ganbook.ssl import ssgan
 
 
 @pytest.fixture(scope="module")

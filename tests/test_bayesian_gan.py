@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganbook import bayesian_gan as bg
-from ganbook.bench_bgan import Looped, optimizer_factory
-from ganbook.synthetic import SynthConfig, build, sample_z
+from ganbook.bayesian import posterior as bg
+from ganbook.bayesian.speed import Looped, optimizer_factory
+from ganbook.bayesian.synthetic import SynthConfig, build, sample_z
 
 
 def small_config(**overrides):
@@ -134,7 +134,7 @@ def test_batched_training_equals_looped_training(sampler, numz, num_mcmc):
 
 
 def bg_sghmc(params):
-    from ganbook.sghmc import SGHMC
+    from ganbook.bayesian.sghmc import SGHMC
 
     return SGHMC(params, lr=1e-3, alpha=0.1, temperature=0.0)
 
@@ -155,7 +155,7 @@ def test_wasserstein_critic_energy_and_gradient_penalty():
 
 def test_wasserstein_training_runs_and_is_finite():
     config = small_config(numz=2, wasserstein=True, train_iter=20, eval_every=10, burn_in=10)
-    from ganbook.synthetic import train
+    from ganbook.bayesian.synthetic import train
 
     result = train(config, device="cpu", quiet=True)
     assert all(math.isfinite(entry["js"]) for entry in result.log)

@@ -1,6 +1,6 @@
 import json
 
-from ganbook import bench
+import bench
 
 
 def test_stored_seconds_spans_the_cells_timestamps(tmp_path):

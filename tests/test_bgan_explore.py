@@ -3,8 +3,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 
-from ganbook import bgan_explore  # noqa: E402
-from ganbook.synthetic import config_for  # noqa: E402
+from ganbook.bayesian import explorer as bgan_explore  # noqa: E402
+from ganbook.bayesian.synthetic import config_for  # noqa: E402
 
 
 def test_explorer_trains_the_sliders_run_and_then_loads_it():

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganbook import bayesian_dcgan as bd
-from ganbook import bayesian_gan_hmc as cli
-from ganbook import checkpoint
-from ganbook.bgan_util import Digits, save_digits
+from ganbook.bayesian import images as bd
+from ganbook.cli import bayesian_gan_hmc as cli
+from ganbook.core import checkpoint
+from ganbook.data.original import Digits, save_digits
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
 import csv
 
+import bench_bgan
 import numpy as np
 import pytest
 import torch
 
-from ganbook import bench_bgan, bgan_synth, checkpoint
+from ganbook.cli import bgan_synth
+from ganbook.core import checkpoint
 
 
 def test_defaults_are_the_original_scripts(tmp_path):

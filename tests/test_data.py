@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbook.data import DataError, load_mnist, to_unit_range
+from ganbook.data.mnist import DataError, load_mnist, to_unit_range
 
 
 def test_offline_sample_is_stratified_and_deterministic():
@@ -26,7 +26,7 @@ def test_pixel_scaling():
 
 
 def test_auto_falls_back_to_sample_when_offline(tmp_path, monkeypatch):
-    from ganbook import data
+    from ganbook.data import mnist as data
 
     def offline(root):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno network")
@@ -37,7 +37,7 @@ def test_auto_falls_back_to_sample_when_offline(tmp_path, monkeypatch):
 
 
 def test_full_without_network_is_one_clear_sentence(tmp_path, monkeypatch):
-    from ganbook import data
+    from ganbook.data import mnist as data
 
     monkeypatch.setattr(data, "_download", lambda root: (_ for _ in ()).throw(OSError("down")))
     with pytest.raises(DataError) as info:
@@ -58,7 +58,7 @@ def _write_idx_labels(path, count):
 
 
 def test_full_mnist_files_are_read(tmp_path, monkeypatch):
-    from ganbook import data
+    from ganbook.data import mnist as data
 
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)

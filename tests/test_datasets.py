@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from ganbook.data import DataError
-from ganbook.datasets import ImageSet, load_celeba, load_cifar10, load_dataset, load_svhn
+from ganbook.data.images import ImageSet, load_celeba, load_cifar10, load_dataset, load_svhn
+from ganbook.data.mnist import DataError
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

@@ -5,8 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from ganbook import checkpoint, dcgan, train
-from ganbook.improved import MinibatchDiscrimination
+from ganbook import dcgan
+from ganbook.cli import train
+from ganbook.core import checkpoint
+from ganbook.dcgan.techniques import MinibatchDiscrimination
 
 
 def test_feature_sizes():

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganbook import gan
+from ganbook.core import losses
+from ganbook.vanilla import gan
 
 
 def test_shapes_and_ranges():
@@ -45,17 +46,17 @@ def test_keras_batchnorm_momentum_mapping():
 
 def test_losses_against_hand_computed_values():
     logits = torch.tensor([0.0, math.log(3.0)])  # D = 0.5 and 0.75
-    assert gan.bce(logits, 1.0).item() == pytest.approx(-(math.log(0.5) + math.log(0.75)) / 2)
-    assert gan.bce(logits, 0.0).item() == pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2)
-    ns = gan.generator_loss(logits, "non_saturating").item()
+    assert losses.bce(logits, 1.0).item() == pytest.approx(-(math.log(0.5) + math.log(0.75)) / 2)
+    assert losses.bce(logits, 0.0).item() == pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2)
+    ns = losses.generator_loss(logits, "non_saturating").item()
     assert ns == pytest.approx(-(math.log(0.5) + math.log(0.75)) / 2)
-    sat = gan.generator_loss(logits, "saturating").item()
+    sat = losses.generator_loss(logits, "saturating").item()
     assert sat == pytest.approx((math.log(0.5) + math.log(0.25)) / 2)
     real = torch.tensor([math.log(3.0)])  # D(x) = 0.75
     fake = torch.tensor([-math.log(3.0)])  # D(G(z)) = 0.25
-    assert gan.value_function(real, fake).item() == pytest.approx(2 * math.log(0.75))
+    assert losses.value_function(real, fake).item() == pytest.approx(2 * math.log(0.75))
     with pytest.raises(ValueError):
-        gan.generator_loss(logits, "wasserstein")
+        losses.generator_loss(logits, "wasserstein")
 
 
 def test_accuracy_is_keras_binary_accuracy():
@@ -103,7 +104,7 @@ def test_training_is_reproducible_and_logs():
 
 
 def test_save_load_round_trip(tmp_path):
-    from ganbook import checkpoint
+    from ganbook.core import checkpoint
 
     config = gan.config_for("smoke", steps=2, sample_every=1, batch_size=8)
     trained = gan.train(config, data=torch.rand(16, 1, 28, 28) * 2 - 1, device="cpu", quiet=True)
@@ -151,7 +152,7 @@ def test_a_tiny_gan_moves_towards_a_1d_gaussian():
 
 
 def test_cache_trains_once_then_loads(tmp_path, monkeypatch):
-    from ganbook import checkpoint
+    from ganbook.core import checkpoint
 
     monkeypatch.setenv("GANBOOK_CACHE", str(tmp_path))
     calls = []

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganbook.improved import MinibatchDiscrimination, feature_matching_loss
+from ganbook.dcgan.techniques import MinibatchDiscrimination, feature_matching_loss
 
 
 def test_feature_matching_loss_by_hand():

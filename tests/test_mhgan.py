@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganbook import mhgan
+from ganbook.selection import mhgan
 
 # p_data: two Gaussians at -1 and 1 (sd 0.5); p_G: one wide Gaussian (sd 1.5).
 # p_data / p_G is bounded (p_G has the heavier tails), so rejection sampling works.
@@ -206,7 +206,7 @@ def test_isotonic_blocks_match_scikit_learn_and_smoothing_keeps_them_below_one()
 
 
 def test_posterior_logit_averages_discriminator_samples_in_probability():
-    from ganbook import bayesian_dcgan as bd
+    from ganbook.bayesian import images as bd
 
     torch.manual_seed(0)
     models = bd.build(bd.config_for("smoke", numz=2, num_mcmc=1).to_dict())

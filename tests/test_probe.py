@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganbook import dcgan, latent, probe
+from ganbook import dcgan
+from ganbook.dcgan import latent
+from ganbook.metrics import probe
 
 
 def test_balanced_subset_is_balanced_fixed_and_checked():

@@ -1,8 +1,11 @@
 import json
+from pathlib import Path
 
 import pytest
 
-from ganbook import results
+from ganbook.core import results
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
 
 
 def _record(name, value):
@@ -30,9 +33,9 @@ def test_glued_values_and_tables_round_trip(tmp_path):
 
 
 def test_the_stored_chapters_glue_their_headline_numbers():
-    ch3 = results.glued("03_ssl_gan")
+    ch3 = results.glued(BOOK / "03_ssl_gan")
     assert 0 < ch3["acc100_supervised"] < 100
-    rows = results.glued_table("03_ssl_gan", "accuracy_table")
+    rows = results.glued_table(BOOK / "03_ssl_gan", "accuracy_table")
     assert {row["model"] for row in rows} == {"eleven", "klogit", "supervised"}
     with pytest.raises(FileNotFoundError):
-        results.glued("no_such_chapter")
+        results.glued(BOOK / "no_such_chapter")

@@ -1,9 +1,9 @@
-"""``python -m ganbook.sample``: selectors on saved models, and bad inputs."""
+"""``python -m ganbook.cli.sample``: selectors on saved models, and bad inputs."""
 
 import numpy as np
 import pytest
 
-from ganbook import sample, train
+from ganbook.cli import sample, train
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_mh_on_a_dcgan_writes_a_png(tmp_path, capsys):
 
 
 def _bayesian_gan_dir(tmp_path, **overrides):
-    from ganbook import bayesian_dcgan as bd
-    from ganbook import checkpoint
+    from ganbook.bayesian import images as bd
+    from ganbook.core import checkpoint
 
     config = bd.config_for("smoke", numz=2, num_mcmc=1, **overrides).to_dict()
     run = checkpoint.Checkpoint("bayesian_dcgan", config, bd.build(config), [], {})

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganbook import settings
+from ganbook.core import settings
 
 
 def test_scale_default_and_override(monkeypatch):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganbook.sghmc import SGHMC, noise_loss
+from ganbook.bayesian.sghmc import SGHMC, noise_loss
 
 
 def test_samples_a_known_gaussian_posterior():

@@ -5,8 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbook import checkpoint, ssgan, train
-from ganbook.data import load_mnist
+from ganbook.cli import train
+from ganbook.core import checkpoint
+from ganbook.data.mnist import load_mnist
+from ganbook.ssl import ssgan
 
 
 def _layers(module, kind):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganbook import synthetic
+from ganbook.bayesian import synthetic
 
 
 def test_data_is_the_original_synth_dataset():

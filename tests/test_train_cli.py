@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from ganbook import checkpoint, train
+from ganbook.cli import train
+from ganbook.core import checkpoint
 
 
 def test_train_gan_writes_loadable_model(tmp_path, capsys):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, load_mnist
+from ganbook.data.mnist import DataError, load_mnist
 
 #: The ``--dataset`` names of the original command line.
 DATASETS = ("mnist", "cifar", "svhn", "celeb", "digits")
@@ -166,7 +166,7 @@ def load_dataset(name: str, data_path: str | Path | None = None) -> ImageData:
     read their published files from it. CelebA has 40 binary attributes and no
     classes, so its labels are all 0 (one class).
     """
-    from . import datasets
+    from ganbook.data import images as datasets
 
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")

@@ -52,13 +52,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import bayesian_gan as bg
-from . import dcgan
-from .bgan_util import DATASETS, ImageData, load_dataset
-from .checkpoint import Checkpoint, cached, load
-from .progress import progress
-from .settings import get_device, get_scale, seed_everything
-from .sghmc import SGHMC
+from ganbook import dcgan
+from ganbook.bayesian import posterior as bg
+from ganbook.bayesian.sghmc import SGHMC
+from ganbook.core.checkpoint import Checkpoint, cached, load, register
+from ganbook.core.progress import progress
+from ganbook.core.sampling import sample_z
+from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.data.original import DATASETS, ImageData, load_dataset
 
 #: ``--dataset`` name -> (channels, image size).
 SHAPES = {"mnist": (1, 28), "cifar": (3, 32), "svhn": (3, 32), "celeb": (3, 64), "digits": (1, 8)}
@@ -357,6 +358,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return models
 
 
+register("bayesian_dcgan", build, sources=("ganbook.dcgan", "ganbook.data"))
+
+
 def load_classifier(path: str, device: str | torch.device | None = None) -> BayesClassifier:
     """Load a saved semi-supervised run in one call; ``.predict(images)`` gives classes."""
     checkpoint = load(path, device)
@@ -471,11 +475,6 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return x.float()
 
 
-def sample_z(k: int, n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
-    """The original's noise: z ~ Uniform(-1, 1), shape (k, n, z_dim), on the CPU."""
-    return torch.rand(k, n, z_dim, generator=generator) * 2 - 1
-
-
 @torch.no_grad()
 def generate(G: bg.Stacked, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` images from each generator sample (eval mode): shape (K, n, C, H, W), on the CPU."""
@@ -548,7 +547,7 @@ def labelled_subset(dataset: ImageData, count: int, seed: int) -> torch.Tensor:
     Chapter 3's :func:`ganbook.ssgan.labelled_subset`: with the same seed it
     picks the same images, so the models compared learn from the same labels.
     """
-    from .ssgan import labelled_subset as chapter3_subset
+    from ganbook.ssl.ssgan import labelled_subset as chapter3_subset
 
     labels = torch.from_numpy(dataset.labels.argmax(1))
     if count > len(labels):
@@ -708,27 +707,18 @@ def progress_line(record: dict[str, Any]) -> str:
 
 def trained(
     config: BDCGANConfig,
+    *,
     scale: str | None = None,
     device: str | torch.device | None = None,
     dataset: ImageData | None = None,
 ) -> Checkpoint:
     """The run of ``config`` at ``scale``, from the model cache when it is there.
 
-    The key covers the config, the data set's description and the code of the
-    energies and the sampler (this module's own code is keyed by the cache).
+    The key covers the config, the data set's description and the code of this
+    chapter and of chapter 2's DCGAN, which its networks extend.
     """
-    import hashlib
-    import inspect
-
-    from . import sghmc
-
     dataset = load_dataset(config.dataset) if dataset is None else dataset
-    code = "".join(inspect.getsource(m) for m in (bg, dcgan, sghmc))
-    key = {
-        **config.to_dict(),
-        "data": repr(dataset),
-        "code": hashlib.sha256(code.encode()).hexdigest()[:12],
-    }
+    key = {**config.to_dict(), "data": repr(dataset)}
     return cached(
         "bayesian_dcgan",
         get_scale(scale),

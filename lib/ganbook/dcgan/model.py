@@ -22,15 +22,13 @@ paper's LSUN/faces generator.
 Each step follows the PyTorch reference: D takes one Adam step on a real batch
 (label 1) and a generated batch (label 0); then G takes one step, either on the
 non-saturating loss -log D(G(z)) or, with ``feature_matching``, on
-:func:`ganbook.improved.feature_matching_loss` over D's last hidden layer.
-``minibatch_kernels`` > 0 puts a :class:`ganbook.improved.MinibatchDiscrimination`
+:func:`ganbook.techniques.feature_matching_loss` over D's last hidden layer.
+``minibatch_kernels`` > 0 puts a :class:`ganbook.techniques.MinibatchDiscrimination`
 layer in front of D's output unit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -41,12 +39,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import improved
-from .checkpoint import Checkpoint, cached
-from .data import load_mnist
-from .gan import bce, generate, generator_loss, sample
-from .progress import progress
-from .settings import get_device, get_scale, seed_everything
+from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.losses import bce, generator_loss
+from ganbook.core.progress import progress
+from ganbook.core.sampling import generate, sample
+from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.data.mnist import load_mnist
+from ganbook.dcgan import techniques
 
 #: Data set -> (channels, image size) of the images the networks make.
 SHAPES = {"mnist": (1, 28), "cifar10": (3, 32), "svhn": (3, 32), "celeba": (3, 64)}
@@ -142,7 +141,7 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         n_features = w_in * sizes[0] ** 2
         self.minibatch = (
-            improved.MinibatchDiscrimination(n_features, minibatch_kernels, minibatch_dims)
+            techniques.MinibatchDiscrimination(n_features, minibatch_kernels, minibatch_dims)
             if minibatch_kernels
             else None
         )
@@ -261,6 +260,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
+register("dcgan", build, sources=("ganbook.core.losses", "ganbook.core.sampling", "ganbook.data"))
+
+
 def real_batch(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Images ``idx`` of ``data`` in [-1, 1] on ``device``; 8-bit data are scaled here."""
     batch = data[idx]
@@ -298,7 +300,7 @@ def train_step(
     if feature_matching:
         with torch.no_grad():
             target = D.features(real)
-        g_loss = improved.feature_matching_loss(target, D.features(fake))
+        g_loss = techniques.feature_matching_loss(target, D.features(fake))
     else:
         g_loss = generator_loss(D(fake))
     g_loss.backward()
@@ -379,27 +381,21 @@ def train(
 
 
 def trained(
-    config: DCGANConfig, scale: str | None = None, device: str | torch.device | None = None
+    config: DCGANConfig, *, scale: str | None = None, device: str | torch.device | None = None
 ) -> Checkpoint:
     """The MNIST DCGAN trained with ``config``, from the cache when it is there.
 
     Sample quality (the chapter 1 scores of 500 images) is monitored every
     ``sample_every`` steps. The cache key covers the config, the data source and
-    the code of this module and of :mod:`ganbook.improved`.
+    the chapter's code.
     """
-    from .metrics import get_evaluator
+    from ganbook.metrics.evaluator import get_evaluator
 
     if config.dataset != "mnist":
         raise ValueError("trained() is for MNIST; call train() with the images of other data sets")
     scale = get_scale(scale)
     evaluator = get_evaluator(scale, device)
-    code = hashlib.sha256(inspect.getsource(improved).encode()).hexdigest()[:12]
-    key = {
-        **config.to_dict(),
-        "data": evaluator.source,
-        "monitor": MONITOR_SAMPLES,
-        "improved": code,
-    }
+    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
 
     def run() -> Checkpoint:
         def monitor(G: nn.Module) -> dict[str, float]:
@@ -421,7 +417,7 @@ def trained_dcgan(
     This is the model later chapters reuse (chapter 5 samples from its G with
     its D); the defaults are the plain DCGAN of seed 0 that chapter 2 trains.
     """
-    return trained(config_for(scale, method, seed=seed), scale, device)
+    return trained(config_for(scale, method, seed=seed), scale=scale, device=device)
 
 
 #: A finished run collapsed if its digits cover fewer than this many classes ...
@@ -468,7 +464,7 @@ def compare(
     G is judged on the chapter 1 metrics of ``samples`` images (per scale)
     drawn with the same noise seed for every run.
     """
-    from .metrics import get_evaluator
+    from ganbook.metrics.evaluator import get_evaluator
 
     scale = get_scale(scale)
     settings = SCALE_SETTINGS[scale]
@@ -478,7 +474,7 @@ def compare(
     for method in methods:
         for seed in seeds:
             config = config_for(scale, method, seed=seed, **settings["compare"])
-            checkpoint = trained(config, scale, device)
+            checkpoint = trained(config, scale=scale, device=device)
             scores = evaluator.scores(generate(checkpoint["G"], settings["samples"], EVAL_SEED))
             rows.append(
                 {

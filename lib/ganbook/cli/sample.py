@@ -1,10 +1,10 @@
 """Draw better samples from any saved GAN with its own discriminator (chapter 5).
 
-    python -m ganbook.sample runs/dcgan --method mh --calibrate isotonic -K 640 -n 64 --out mh.png
-    python -m ganbook.sample runs/grid25 --method drs -n 1000 --out drs.npy
+    ganbook-sample runs/dcgan --method mh --calibrate isotonic -K 640 -n 64 --out mh.png
+    ganbook-sample runs/grid25 --method drs -n 1000 --out drs.npy
 
-``MODEL_DIR`` is a folder written by ``python -m ganbook.train`` or
-``python -m ganbook.bayesian_gan_hmc`` (or a ``model.pt`` in it); a Bayesian
+``MODEL_DIR`` is a folder written by ``ganbook-train`` or
+``bayesian_gan_hmc`` (or a ``model.pt`` in it); a Bayesian
 GAN proposes from all its generators and scores with its averaged
 discriminators. Methods: ``gan`` (G's samples as they are), ``drs``
 (discriminator rejection sampling; ``--gamma none`` for the exact rule) and
@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint, mhgan
-from .cli import positive_int
-from .data import DataError
-from .settings import get_device
+from ganbook.cli.common import positive_int
+from ganbook.core import checkpoint
+from ganbook.core.settings import get_device
+from ganbook.data.mnist import DataError
+from ganbook.selection import mhgan
 
 #: Kinds with a generator G and a one-logit discriminator D.
 SUPPORTED = ("gan", "dcgan", "toy", "bayesian_dcgan")
@@ -39,20 +40,20 @@ def held_out_real(
 ) -> torch.Tensor:
     """Up to ``n`` real samples the model never trained on, for its kind."""
     if ckpt.kind == "toy":
-        from .toy import held_out
+        from ganbook.selection.toys import held_out
 
         return held_out(ckpt.config, n)
     dataset = ckpt.config.get("dataset", "mnist")
     if ckpt.kind == "bayesian_dcgan" and dataset != "mnist":
-        from .bayesian_dcgan import to_tensor
-        from .bgan_util import load_dataset as load_original
+        from ganbook.bayesian.images import to_tensor
+        from ganbook.data.original import load_dataset as load_original
 
         return to_tensor(load_original(dataset, data_path).test_imgs[:n])
     if dataset == "mnist":
-        from .data import load_mnist
+        from ganbook.data.mnist import load_mnist
 
         return load_mnist("test").images[:n]
-    from .datasets import load_dataset
+    from ganbook.data.images import load_dataset
 
     if dataset == "celeba":
         return load_dataset(dataset, data_path, limit=n).images
@@ -124,7 +125,7 @@ def write(samples: torch.Tensor, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import image_grid
+    from ganbook.core.plots import image_grid
 
     grid = image_grid(samples, nrow=max(1, round(len(samples) ** 0.5)))
     plt.imsave(path, grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray")
@@ -145,7 +146,7 @@ def _percentile(text: str) -> float | None:
 def parser() -> argparse.ArgumentParser:
     """The command line's argument parser."""
     p = argparse.ArgumentParser(
-        prog="python -m ganbook.sample",
+        prog="ganbook-sample",
         description="Pick samples of a saved GAN with its discriminator (DRS or MH-GAN).",
     )
     p.add_argument(

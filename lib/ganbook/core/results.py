@@ -13,19 +13,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
 _RECORD = "application/papermill.record/"
 
 
 def glued(notebook: str | Path) -> dict[str, Any]:
-    """Every value glued in ``notebook`` (a path, or a name in ``book/`` without suffix).
+    """Every value glued in ``notebook`` (a path; without a suffix, ``.ipynb`` is added).
+
+    A bare name such as ``"03_ssl_gan"`` is found in the current folder, which is
+    ``book/`` for the results page.
 
     Values come back as Python numbers or strings; a string holding JSON (how a
     chapter glues a table) is left for :func:`glued_table` to decode.
     """
     path = Path(notebook)
     if not path.suffix:
-        path = BOOK / f"{path}.ipynb"
+        path = path.with_suffix(".ipynb")
     if not path.exists():
         raise FileNotFoundError(f"no notebook {path}")
     values: dict[str, Any] = {}

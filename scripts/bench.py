@@ -1,15 +1,15 @@
 """The book's benchmark: each chapter's training speed and memory, and its notebooks' times.
 
-    python -m ganbook.bench                    # every chapter, then the notebooks' stored times
-    python -m ganbook.bench --chapters 1 3 --steps 100
-    python -m ganbook.bench --notebooks smoke  # also run every notebook at smoke scale
-    python -m ganbook.bench --notebooks book   # ... at book scale, from an empty cache (an hour)
+    python scripts/bench.py                    # every chapter, then the notebooks' stored times
+    python scripts/bench.py --chapters 1 3 --steps 100
+    python scripts/bench.py --notebooks smoke  # also run every notebook at smoke scale
+    python scripts/bench.py --notebooks book   # ... at book scale, from an empty cache (an hour)
 
 For each chapter it trains the chapter's main model at ``book`` settings for
 ``--steps`` steps in a fresh Python process, after a few warm-up steps, and
 prints steps per second and the process's peak resident memory. The Bayesian
 GAN's row times one batched step of its J x M = 10 x 1 weight samples next to
-the same step looped over separate networks (:mod:`ganbook.bench_bgan`).
+the same step looped over separate networks (`scripts/bench_bgan.py`).
 
 Notebook times: the stored run's is read from the notebook itself (the span
 of its cells' execution timestamps, written when it was last executed with
@@ -36,24 +36,24 @@ from pathlib import Path
 
 import torch
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
+BOOK = Path(__file__).resolve().parents[1] / "book"
 WARMUP = 5
 
 
 def _gan(steps: int) -> None:
-    from . import gan
+    from ganbook.vanilla import gan
 
     gan.train(gan.config_for("book", steps=steps), quiet=True)
 
 
 def _dcgan(steps: int) -> None:
-    from . import dcgan
+    from ganbook import dcgan
 
     dcgan.train(dcgan.config_for("book", steps=steps), quiet=True)
 
 
 def _ssgan(steps: int) -> None:
-    from . import ssgan
+    from ganbook.ssl import ssgan
 
     ssgan.train(ssgan.config_for("book", model="eleven", steps=steps, eval_every=steps), quiet=True)
 
@@ -79,7 +79,7 @@ def measure(chapter: str, steps: int) -> dict[str, float | str]:
 
 
 def _measure_bayesian_gan(steps: int) -> dict[str, float | str]:
-    from .bench_bgan import bench
+    from ganbook.bayesian.speed import bench
 
     looped, batched = bench(10, 1, steps, "sghmc", torch.device("cpu"))
     return {
@@ -136,7 +136,7 @@ def notebook_seconds(path: Path, scale: str) -> float:
 
 
 def _run_child(chapter: str, steps: int) -> dict[str, float | str]:
-    command = [sys.executable, "-m", "ganbook.bench", "--child", chapter, "--steps", str(steps)]
+    command = [sys.executable, __file__, "--child", chapter, "--steps", str(steps)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"chapter {chapter} failed:\n{result.stderr[-2000:]}")
@@ -144,7 +144,7 @@ def _run_child(chapter: str, steps: int) -> dict[str, float | str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ganbook.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python scripts/bench.py", description=__doc__.splitlines()[0])
     chapters = [*CHAPTERS, "4"]
     p.add_argument("--chapters", nargs="+", choices=chapters, default=chapters)
     p.add_argument("--steps", type=int, default=50, help="timed steps per chapter (50)")
@@ -162,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.steps < 1:
-        print("python -m ganbook.bench: --steps must be at least 1", file=sys.stderr)
+        print("python -m ganbook.SCRIPT: --steps must be at least 1", file=sys.stderr)
         return 2
     if args.child:
         print(json.dumps(measure(args.child, args.steps)))

@@ -1,10 +1,10 @@
 """Train a chapter's model outside Jupyter, for example on a GPU server.
 
-    python -m ganbook.train gan --scale book --seed 0 --out runs/gan
-    python -m ganbook.train dcgan --scale book --seed 0 --feature-matching --out runs/fm
-    python -m ganbook.train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
-    python -m ganbook.train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
-    python -m ganbook.train grid25 --scale book --seed 0 --out runs/grid25
+    ganbook-train gan --scale book --seed 0 --out runs/gan
+    ganbook-train dcgan --scale book --seed 0 --feature-matching --out runs/fm
+    ganbook-train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
+    ganbook-train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
+    ganbook-train grid25 --scale book --seed 0 --out runs/grid25
 
 writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
 (one row per step, or per epoch for the toy models) and, for image generators,
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import checkpoint
-from .cli import positive_int, seed
-from .data import DataError
-from .settings import SCALES, get_device
+from ganbook.cli.common import positive_int, seed
+from ganbook.core import checkpoint
+from ganbook.core.settings import SCALES, get_device
+from ganbook.data.mnist import DataError
 
 
 def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
-    from . import gan
+    from ganbook.vanilla import gan
 
     overrides = {"seed": args.seed}
     if args.steps is not None:
@@ -37,7 +37,7 @@ def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
 
 
 def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
-    from . import dcgan
+    from ganbook import dcgan
 
     overrides = {"seed": args.seed, "dataset": args.dataset}
     if args.steps is not None:
@@ -51,14 +51,14 @@ def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
     config = dcgan.config_for(args.scale, **overrides)
     data = None
     if args.dataset != "mnist":
-        from .datasets import load_dataset
+        from ganbook.data.images import load_dataset
 
         data = load_dataset(args.dataset, args.data_path).pixels
     return dcgan.train(config, data=data, device=args.device, log_every=config.sample_every)
 
 
 def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
-    from .metrics import CLASSIFIER_EPOCHS, train_classifier
+    from ganbook.metrics.evaluator import CLASSIFIER_EPOCHS, train_classifier
 
     epochs = args.steps if args.steps is not None else CLASSIFIER_EPOCHS[args.scale]
     return train_classifier(epochs, seed=args.seed, device=args.device)
@@ -68,8 +68,8 @@ def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Chec
     """Chapter 3's trainer for one of its models (the labelled subset follows --seed)."""
 
     def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
-        from . import ssgan
-        from .data import load_mnist
+        from ganbook.data.mnist import load_mnist
+        from ganbook.ssl import ssgan
 
         n_train = len(load_mnist("train"))
         overrides = {
@@ -91,7 +91,7 @@ def _toy_trainer(task: str) -> Callable[[argparse.Namespace], checkpoint.Checkpo
     """Chapter 5's trainer for a toy mixture (``--steps`` sets the epochs)."""
 
     def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
-        from . import toy
+        from ganbook.selection import toys as toy
 
         overrides = {"seed": args.seed}
         if args.steps is not None:
@@ -120,7 +120,7 @@ DEFAULT_LABELS = "100"
 def parser() -> argparse.ArgumentParser:
     """The command line's argument parser."""
     p = argparse.ArgumentParser(
-        prog="python -m ganbook.train", description="Train one of the book's models."
+        prog="ganbook-train", description="Train one of the book's models."
     )
     p.add_argument("model", choices=sorted(TRAINERS), help="which model to train")
     p.add_argument("--scale", choices=SCALES, default="book", help="how much work (default book)")
@@ -173,7 +173,7 @@ def _save_samples(result: checkpoint.Checkpoint, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plots import image_grid
+    from ganbook.core.plots import image_grid
 
     images = result.extra["samples"][max(result.extra["samples"])]
     matplotlib.pyplot.imsave(path, image_grid(images, nrow=round(len(images) ** 0.5)))

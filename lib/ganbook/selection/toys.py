@@ -39,11 +39,11 @@ import torch
 from scipy import stats
 from torch import nn
 
-from . import mhgan
-from .checkpoint import Checkpoint, cached
-from .gan import bce, generator_loss
-from .progress import progress
-from .settings import get_device, get_scale, seed_everything
+from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.losses import bce, generator_loss
+from ganbook.core.progress import progress
+from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.selection import mhgan
 
 #: How far from a mode (in standard deviations) a sample still counts as high quality.
 QUALITY_STDS = 3.0
@@ -241,6 +241,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
+register("toy", build, sources=("ganbook.core.losses",))
+
+
 def held_out(config: ToyConfig | dict[str, Any], n: int, seed: int = 0) -> torch.Tensor:
     """``n`` fresh real points, never in the training set (the selectors' held-out data)."""
     task = config.task if isinstance(config, ToyConfig) else config["task"]
@@ -304,7 +307,7 @@ def train(
 
 
 def trained(
-    config: ToyConfig, scale: str | None = None, device: str | torch.device | None = None
+    config: ToyConfig, *, scale: str | None = None, device: str | torch.device | None = None
 ) -> Checkpoint:
     """The toy GAN for ``config``, from the cache when it is there."""
     return cached(

@@ -24,13 +24,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import Checkpoint, cached
-from .data import load_mnist
-from .progress import progress
-from .settings import get_device, get_scale, seed_everything
+from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.losses import bce, generator_loss
+from ganbook.core.progress import progress
+from ganbook.core.sampling import generate, sample
+from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.data.mnist import load_mnist
 
 IMG_SHAPE = (1, 28, 28)
 MONITOR_SAMPLES = 500
@@ -106,30 +107,6 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self(x))
 
 
-def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    """Binary cross-entropy of sigmoid(logits) against a constant label."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
-def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))], estimated on a batch."""
-    return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
-
-
-def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
-    """The generator's loss on D's logits for generated images.
-
-    ``non_saturating``: -E log D(G(z)), what the Keras example minimises (BCE with
-    target 1). ``saturating``: E log(1 - D(G(z))), the minimax game's own term,
-    whose gradient vanishes while D confidently rejects the fakes.
-    """
-    if kind == "non_saturating":
-        return -F.logsigmoid(fake_logits).mean()
-    if kind == "saturating":
-        return F.logsigmoid(-fake_logits).mean()
-    raise ValueError(f"generator loss must be 'non_saturating' or 'saturating', got {kind!r}")
-
-
 def accuracy(logits: torch.Tensor, target: float) -> float:
     """Keras ``binary_accuracy``: share of sigmoid(logits) on the target's side of 0.5."""
     return ((logits > 0).float() == target).float().mean().item()
@@ -176,6 +153,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
         "G": Generator(config["z_dim"], config["batchnorm"]),
         "D": Discriminator(),
     }
+
+
+register("gan", build, sources=("ganbook.core.losses", "ganbook.core.sampling", "ganbook.data"))
 
 
 def d_step(
@@ -310,15 +290,17 @@ def train(
     return Checkpoint("gan", config.to_dict(), {"G": G, "D": D}, log, extra)
 
 
-def trained(config: GANConfig, device: str | torch.device | None = None) -> Checkpoint:
+def trained(
+    config: GANConfig, *, scale: str | None = None, device: str | torch.device | None = None
+) -> Checkpoint:
     """The GAN trained with ``config``, from the cache when it is there.
 
     Sample quality (:class:`ganbook.metrics.Evaluator` scores of 500 images) is
     monitored at every ``sample_every`` steps.
     """
-    from .metrics import get_evaluator
+    from ganbook.metrics.evaluator import get_evaluator
 
-    scale = get_scale()
+    scale = get_scale(scale)
     evaluator = get_evaluator(scale, device)
     key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
 
@@ -329,28 +311,6 @@ def trained(config: GANConfig, device: str | torch.device | None = None) -> Chec
         return train(config, device=device, monitor=monitor)
 
     return cached("gan", scale, key, run, device)
-
-
-@torch.no_grad()
-def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """G's images for the noise ``z`` (inference mode), on the CPU."""
-    was_training = G.training
-    G.eval()
-    images = G(z.to(next(G.parameters()).device)).cpu()
-    G.train(was_training)
-    return images
-
-
-@torch.no_grad()
-def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> torch.Tensor:
-    """``n`` images from G for z ~ N(0, I) drawn with ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    z_dim = G.z_dim
-    chunks = [
-        sample(G, torch.randn(min(batch, n - i), z_dim, generator=generator))
-        for i in range(0, n, batch)
-    ]
-    return torch.cat(chunks)
 
 
 def log_line(step: int, entry: dict[str, float]) -> str:

@@ -1,7 +1,7 @@
 """The original ``bgan_synth.py`` command line: the synthetic Bayesian GAN experiment.
 
-    python -m ganbook.bgan_synth --x_dim 100 --z_dim 10 --numz 10 --out_dir DIR   # Bayesian
-    python -m ganbook.bgan_synth --x_dim 100 --z_dim 10 --numz 1 --out_dir DIR    # ML GAN
+    python -m ganbook.cli.bgan_synth --x_dim 100 --z_dim 10 --numz 10 --out_dir DIR   # Bayesian
+    python -m ganbook.cli.bgan_synth --x_dim 100 --z_dim 10 --numz 1 --out_dir DIR    # ML GAN
 
 writes into DIR: ``js.csv`` (iteration, js) every 100 iterations, growing as
 it trains; ``log.csv`` (the same rows with energies, phase and seconds);
@@ -22,17 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint
-from .cli import Parser, prepare_out_dir
-from .settings import get_device
-from .synthetic import SynthConfig, make_data, train
+from ganbook.bayesian.synthetic import SynthConfig, make_data, train
+from ganbook.cli.common import Parser, prepare_out_dir
+from ganbook.core import checkpoint
+from ganbook.core.settings import get_device
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line's parser; defaults are the original script's and the paper's."""
     d = SynthConfig()
     p = Parser(
-        prog="python -m ganbook.bgan_synth",
+        prog="bgan_synth",
         description="Train the Bayesian GAN (or, with --numz 1, the ML GAN) on the synthetic data.",
     )
     p.add_argument("--x_dim", type=int, default=d.x_dim, help="dimension of the data x (100)")

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-from .checkpoint import Checkpoint, cached
-from .data import load_mnist
-from .progress import progress
-from .settings import cache_dir, get_device, get_scale, seed_everything
+from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.progress import progress
+from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
+from ganbook.data.mnist import load_mnist
 
 #: Epochs of classifier training per scale.
 CLASSIFIER_EPOCHS = {"smoke": 2, "book": 12, "paper": 5}
@@ -68,6 +68,9 @@ class DigitClassifier(nn.Module):
 def build_classifier(config: dict[str, Any]) -> dict[str, nn.Module]:
     """The checkpoint registry's builder for the classifier."""
     return {"classifier": DigitClassifier()}
+
+
+register("classifier", build_classifier, sources=("ganbook.data.mnist",))
 
 
 def train_classifier(

@@ -63,11 +63,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import Checkpoint, cached, config_key, load
-from .data import load_mnist
-from .gan import sample
-from .progress import progress
-from .settings import cache_dir, get_device, get_scale, seed_everything
+from ganbook.core.checkpoint import Checkpoint, cached, config_key, load, register
+from ganbook.core.progress import progress
+from ganbook.core.sampling import sample
+from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
+from ganbook.data.mnist import load_mnist
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 64
@@ -595,6 +595,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return models
 
 
+register("ssgan", build, sources=("ganbook.core.sampling", "ganbook.data"))
+
+
 def accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of predictions equal to the labels."""
     return (predicted.cpu() == labels.cpu()).float().mean().item()
@@ -814,8 +817,9 @@ def is_cached(config: SSGANConfig, scale: str | None = None) -> bool:
 
 def trained(
     config: SSGANConfig,
-    device: str | torch.device | None = None,
+    *,
     scale: str | None = None,
+    device: str | torch.device | None = None,
     **kwargs: Any,
 ) -> Checkpoint:
     """The model trained with ``config``, from the cache when it is there.
@@ -886,7 +890,10 @@ def train_all(
                 future.result()
                 bar.update(configs[futures[future]].steps)
     with _one_thread(device):
-        runs = {key: trained(config, device, scale, bar=bar) for key, config in configs.items()}
+        runs = {
+            key: trained(config, scale=scale, device=device, bar=bar)
+            for key, config in configs.items()
+        }
     bar.close()
     return runs
 
@@ -932,7 +939,7 @@ def run_grid(
 
 def _train_in_worker(config: SSGANConfig, scale: str) -> None:
     torch.set_num_threads(1)
-    trained(config, "cpu", scale, quiet=True)
+    trained(config, scale=scale, device="cpu", quiet=True)
 
 
 def results_table(runs: dict[RunKey, Checkpoint]) -> pd.DataFrame:

@@ -34,8 +34,6 @@ a generator whose points land far from the data at log(2) / 2 instead of log 2.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -49,11 +47,12 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from torch import nn
 
-from .bayesian_gan import Posterior, Stacked, d_step, g_step
-from .checkpoint import Checkpoint, cached
-from .progress import progress
-from .settings import get_device, get_scale, seed_everything
-from .sghmc import SGHMC
+from ganbook.bayesian.posterior import Posterior, Stacked, d_step, g_step
+from ganbook.bayesian.sghmc import SGHMC
+from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.progress import progress
+from ganbook.core.sampling import sample_z
+from ganbook.core.settings import get_device, get_scale, seed_everything
 
 N_POINTS = 10_000
 NUM_CLUSTERS = 10
@@ -337,9 +336,7 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return {"G": G, "D": D}
 
 
-def sample_z(k: int, n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
-    """The original's noise: z ~ Uniform(-1, 1), shape (k, n, z_dim), on the CPU."""
-    return torch.rand(k, n, z_dim, generator=generator) * 2 - 1
+register("bgan_synth", build, sources=())
 
 
 @torch.no_grad()
@@ -437,20 +434,10 @@ def train(
     return Checkpoint("bgan_synth", config.to_dict(), {"G": G, "D": D}, log, extra)
 
 
-def cache_key(config: SynthConfig) -> dict[str, Any]:
-    """The cache key of a run: its config and the source of the sampler's modules.
-
-    The checkpoint cache already keys on this module's source; the energies
-    and the optimizer live in two others, so an edit there trains afresh too.
-    """
-    from . import bayesian_gan, sghmc
-
-    code = "".join(inspect.getsource(module) for module in (bayesian_gan, sghmc))
-    return {**config.to_dict(), "code": hashlib.sha256(code.encode()).hexdigest()[:12]}
-
-
 def trained(
     config: SynthConfig,
+    *,
+    scale: str | None = None,
     device: str | torch.device | None = None,
     quiet: bool = False,
     on_eval: Callable[[dict[str, Any], np.ndarray, dict[str, nn.Module]], None] | None = None,
@@ -461,8 +448,8 @@ def trained(
     """
     return cached(
         "bgan_synth",
-        get_scale(),
-        cache_key(config),
+        get_scale(scale),
+        config.to_dict(),
         lambda: train(config, device=device, quiet=quiet, on_eval=on_eval),
         device,
         verbose=False,

@@ -1,8 +1,8 @@
 """The original ``bayesian_gan_hmc.py`` command line: the Bayesian GAN on images.
 
-    python -m ganbook.bayesian_gan_hmc --dataset mnist --numz 5 --num_mcmc 5 \\
+    python -m ganbook.cli.bayesian_gan_hmc --dataset mnist --numz 5 --num_mcmc 5 \\
         --out_dir DIR --train_iter 30000 -N 200 --semi --lr 0.001       # the seed's SSL run
-    python -m ganbook.bayesian_gan_hmc --data_path DIGITS --dataset digits --numz 1 \\
+    python -m ganbook.cli.bayesian_gan_hmc --data_path DIGITS --dataset digits --numz 1 \\
         --num_mcmc 10 --out_dir DIR --train_iter 5000 --save_samples    # the custom data set
 
 The flags and defaults are the original's (``--semi`` is short for
@@ -16,7 +16,7 @@ iterations (with the test accuracy when semi-supervised) and writes into
 with ``--save_samples`` ``samples_ITER.png`` (one row per generator weight
 sample); with ``--save_weights`` ``weights_ITER.pt`` (loadable the same way).
 Bad values get one line on stderr and exit status 2, and nothing is written.
-``python -m ganbook.bayesian_gan_hmc --write_digits DIR`` writes the digits
+``python -m ganbook.cli.bayesian_gan_hmc --write_digits DIR`` writes the digits
 files of the custom-data tutorial.
 """
 
@@ -31,19 +31,19 @@ from typing import Any
 import torch
 from torchvision.utils import save_image
 
-from . import bayesian_dcgan as bd
-from . import checkpoint
-from .bgan_util import DATASETS, load_dataset, save_digits
-from .cli import Parser, prepare_out_dir
-from .data import DataError
-from .settings import get_device
+from ganbook.bayesian import images as bd
+from ganbook.cli.common import Parser, prepare_out_dir
+from ganbook.core import checkpoint
+from ganbook.core.settings import get_device
+from ganbook.data.mnist import DataError
+from ganbook.data.original import DATASETS, load_dataset, save_digits
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line's parser; the defaults are the original script's."""
     d = bd.BDCGANConfig()
     p = Parser(
-        prog="python -m ganbook.bayesian_gan_hmc",
+        prog="bayesian_gan_hmc",
         description="Train the Bayesian GAN (SGHMC over DCGAN weights) on an image data set.",
     )
     p.add_argument("--out_dir", type=Path, help="folder for the results (required)")

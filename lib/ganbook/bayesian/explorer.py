@@ -20,8 +20,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Image
 
-from .checkpoint import Checkpoint
-from .synthetic import JSEstimator, SynthConfig, config_for, js_estimator, trained
+from ganbook.bayesian.synthetic import JSEstimator, SynthConfig, config_for, js_estimator, trained
+from ganbook.core.checkpoint import Checkpoint
 
 REAL_COLOUR = "0.75"
 

@@ -111,7 +111,7 @@ def posterior_logit(D: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.T
     is taken over the discriminator samples in probability, as the Bayesian GAN
     averages its predictions, and returned as log D - log(1 - D).
     """
-    from .bayesian_gan import fake_class_log_prob, real_class_log_prob
+    from ganbook.bayesian.posterior import fake_class_log_prob, real_class_log_prob
 
     D.eval()
     device = D.stacked[0].device
@@ -136,7 +136,7 @@ def posterior_proposer(
     mixture over the posterior that the Bayesian GAN's samples represent), with
     the original's noise z ~ Uniform(-1, 1).
     """
-    from .bayesian_dcgan import sample_z
+    from ganbook.core.sampling import sample_z
 
     k = len(G)
     z_dim = G._skeleton[0].z_dim

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import DataError, to_unit_range
-from .progress import progress
+from ganbook.core.progress import progress
+from ganbook.data.mnist import DataError, to_unit_range
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 SVHN_URL = "http://ufldl.stanford.edu/housenumbers/"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .settings import data_dir
+from ganbook.core.settings import data_dir
 
 SOURCES = ("auto", "full", "sample")
 SAMPLE_TEST_SIZE = 1000

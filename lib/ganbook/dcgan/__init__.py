@@ -1,0 +1,60 @@
+"""Chapter 2: DCGAN (Radford et al., 2016) and Salimans et al.'s (2016) techniques.
+
+model       the all-convolutional G and D, their N(0, 0.02) initialisation, training,
+            and the comparison of plain DCGAN, feature matching and minibatch
+            discrimination
+techniques  feature matching ||E f(x) - E f(G(z))||^2 and minibatch discrimination
+latent      linear and spherical paths through z
+"""
+
+from ganbook.dcgan.model import (
+    COLLAPSE_MAX_SHARE,
+    COLLAPSE_MIN_CLASSES,
+    EVAL_SEED,
+    METHODS,
+    MONITOR_SAMPLES,
+    MONITOR_SEED,
+    SCALE_SETTINGS,
+    SHAPES,
+    Comparison,
+    DCGANConfig,
+    Discriminator,
+    Generator,
+    build,
+    collapsed,
+    compare,
+    config_for,
+    feature_sizes,
+    real_batch,
+    train,
+    train_step,
+    trained,
+    trained_dcgan,
+    weights_init,
+)
+
+__all__ = [
+    "COLLAPSE_MAX_SHARE",
+    "COLLAPSE_MIN_CLASSES",
+    "EVAL_SEED",
+    "METHODS",
+    "MONITOR_SAMPLES",
+    "MONITOR_SEED",
+    "SCALE_SETTINGS",
+    "SHAPES",
+    "Comparison",
+    "DCGANConfig",
+    "Discriminator",
+    "Generator",
+    "build",
+    "collapsed",
+    "compare",
+    "config_for",
+    "feature_sizes",
+    "real_batch",
+    "train",
+    "train_step",
+    "trained",
+    "trained_dcgan",
+    "weights_init",
+]

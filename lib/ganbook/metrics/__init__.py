@@ -1,0 +1,38 @@
+"""How the book scores a generator and a discriminator.
+
+evaluator  a small MNIST classifier C; from its class probabilities p(y|x) the
+           Inception score exp(E_x KL(p(y|x) || p(y))), from its penultimate features
+           the Fréchet distance ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)),
+           and the class histogram; the cached Evaluator bundles them
+probe      a linear classifier on a discriminator's features (few labels)
+"""
+
+from ganbook.metrics.evaluator import (
+    CLASSIFIER_EPOCHS,
+    COVERED_SHARE,
+    DigitClassifier,
+    Evaluator,
+    build_classifier,
+    class_histogram,
+    frechet_distance,
+    gaussian_stats,
+    get_evaluator,
+    inception_score,
+    predict,
+    train_classifier,
+)
+
+__all__ = [
+    "CLASSIFIER_EPOCHS",
+    "COVERED_SHARE",
+    "DigitClassifier",
+    "Evaluator",
+    "build_classifier",
+    "class_histogram",
+    "frechet_distance",
+    "gaussian_stats",
+    "get_evaluator",
+    "inception_score",
+    "predict",
+    "train_classifier",
+]

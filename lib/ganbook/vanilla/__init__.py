@@ -1,0 +1,6 @@
+"""Chapter 1: the vanilla GAN of Goodfellow et al. (2014) on MNIST.
+
+gan  G: z -> x and D: x -> logit as MLPs (the Keras tutorial's shapes), the value
+     function V(D, G) = E log D(x) + E log(1 - D(G(z))), the saturating and
+     non-saturating generator losses, and alternating training
+"""
