@@ -7,14 +7,16 @@ SCALE ?= book
 # Debian's Chromium, for the browser test of the built book (tests/test_browser.py)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test chromium notebooks bench lint clean
+.PHONY: book test chromium notebooks bench lint typecheck lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+# constraints.txt pins every package at the release the stored outputs were produced
+# with (torch 2.14.1, torchvision 0.29.1, ...); `make lock` rewrites it from .venv.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	touch $@
 
 ## book: build the rendered book into _build/html from the stored outputs
@@ -26,6 +28,7 @@ book: $(VENV)/.installed
 ## (one thread: the models are small, and two threads thrash on a busy 2-core CPU)
 test: $(VENV)/.installed chromium
 	$(BIN)/ruff check lib tests scripts _ext
+	$(BIN)/mypy
 	GANBOOK_CHROMIUM=$(CHROMIUM) OMP_NUM_THREADS=1 GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--durations=10 tests book
 
@@ -57,6 +60,15 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lib tests scripts _ext
+
+## typecheck: mypy over lib/ (configured in pyproject.toml)
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+## lock: pin the environment's exact versions into constraints.txt
+lock: $(VENV)/.installed
+	{ echo "# The exact releases the book's stored outputs were produced with: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
 	rm -rf _build _vendor
