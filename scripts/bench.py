@@ -53,7 +53,7 @@ def _dcgan(steps: int) -> None:
 
 
 def _ssgan(steps: int) -> None:
-    from ganbook.ssl import ssgan
+    from ganbook import ssl as ssgan
 
     ssgan.train(ssgan.config_for("book", model="eleven", steps=steps, eval_every=steps), quiet=True)
 

@@ -7,12 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from ganbook import dcgan
+from ganbook import ssl as ssgan
 from ganbook.bayesian import images as bd
+from ganbook.bayesian import images_training
 from ganbook.bayesian import posterior as bg
 from ganbook.core import checkpoint
+from ganbook.core.sampling import sample_z
 from ganbook.data.mnist import DataError
 from ganbook.data.original import DATASETS, Digits, load_dataset, save_digits
-from ganbook.ssl import ssgan
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def test_shapes_of_the_stacked_networks():
         G, D = models["G"], models["D"]
         assert len(G) == config.num_generators and len(D) == config.num_discriminators
         channels, size = bd.SHAPES[config.dataset]
-        fake = G(bd.sample_z(len(G), 5, config.z_dim, torch.Generator().manual_seed(0)))
+        fake = G(sample_z(len(G), 5, config.z_dim, torch.Generator().manual_seed(0)))
         assert fake.shape == (len(G), 5, channels, size, size)
         assert fake.abs().max() <= 1
         logits = D(bg.pool_for_discriminators(fake, len(D)))
@@ -63,7 +65,7 @@ def test_each_weight_sample_has_its_own_batchnorm():
     torch.manual_seed(0)
     G = bd.build(tiny(dataset="mnist", num_mcmc=2).to_dict())["G"]
     singles = G.unstack()
-    z = bd.sample_z(4, 6, 8, torch.Generator().manual_seed(1))
+    z = sample_z(4, 6, 8, torch.Generator().manual_seed(1))
     z[1] *= 0.1  # a different input for sample 1 gives different batch statistics
     G(z)
     for single, zk in zip(singles, z, strict=True):
@@ -99,7 +101,7 @@ def test_batched_step_equals_looped_step():
     posterior = bd.posterior_for(config, 100)
     real = torch.rand(8, 1, 8, 8) * 2 - 1
     labelled = (torch.rand(4, 1, 8, 8) * 2 - 1, torch.tensor([0, 3, 9, 3]))
-    z = bd.sample_z(4, 8, 8, torch.Generator().manual_seed(0))
+    z = sample_z(4, 8, 8, torch.Generator().manual_seed(0))
     with torch.no_grad():
         fake = G(z)
         for g, zk in zip(Gs, z, strict=True):
@@ -139,7 +141,7 @@ def test_ml_ensemble_pairs_each_discriminator_with_its_own_generator():
     posterior = bd.posterior_for(config, 100)
     assert posterior.ml and posterior.pairwise
     real = torch.rand(8, 1, 8, 8) * 2 - 1
-    fake = models["G"](bd.sample_z(3, 8, 8, torch.Generator().manual_seed(0))).detach()
+    fake = models["G"](sample_z(3, 8, 8, torch.Generator().manual_seed(0))).detach()
     fake.requires_grad_(True)
     u = posterior.d_energy(models["D"], real, fake)
     (grad,) = torch.autograd.grad(u[0], fake)
@@ -276,13 +278,13 @@ def test_sampler_steps_are_alpha_lr_over_n_after_burn_in():
     config = tiny(lr=1e-3, alpha=0.1, gen_observed=500)
     models = bd.build(config.to_dict())
     gen = torch.Generator()
-    opt_g, opt_d = bd._optimizers(models["G"], models["D"], config, False, 2000, gen)
+    opt_g, opt_d = images_training._optimizers(models["G"], models["D"], config, False, 2000, gen)
     assert isinstance(opt_g, torch.optim.Adam) and opt_g.param_groups[0]["lr"] == 1e-3
-    opt_g, opt_d = bd._optimizers(models["G"], models["D"], config, True, 2000, gen)
+    opt_g, opt_d = images_training._optimizers(models["G"], models["D"], config, True, 2000, gen)
     assert opt_d.param_groups[0]["lr"] == pytest.approx(0.1 * 1e-3 / 2000)
     assert opt_g.param_groups[0]["lr"] == pytest.approx(0.1 * 1e-3 / 500)
     assert opt_g.param_groups[0]["temperature"] == 1.0
     # momentum SGD before the burn-in ends: the same sampler without noise
     sgd = replace(config, optimizer="sgd")
-    opt_g, _ = bd._optimizers(models["G"], models["D"], sgd, False, 2000, gen)
+    opt_g, _ = images_training._optimizers(models["G"], models["D"], sgd, False, 2000, gen)
     assert opt_g.param_groups[0]["temperature"] == 0.0

@@ -27,7 +27,7 @@ def test_unknown_kind_is_refused():
 def test_the_chapters_register_their_kinds():
     import ganbook.bayesian.images  # noqa: F401
     import ganbook.selection.toys  # noqa: F401
-    import ganbook.ssl.ssgan  # noqa: F401
+    import ganbook.ssl  # noqa: F401
 
     assert {"gan", "dcgan", "ssgan", "bayesian_dcgan", "toy"} <= set(checkpoint.kinds())
 

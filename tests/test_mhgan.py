@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganbook.selection import mhgan
+from ganbook import selection as mhgan
 
 # p_data: two Gaussians at -1 and 1 (sd 0.5); p_G: one wide Gaussian (sd 1.5).
 # p_data / p_G is bounded (p_G has the heavier tails), so rejection sampling works.

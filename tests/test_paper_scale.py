@@ -47,7 +47,7 @@ def test_chapter2_paper():
 
 
 def test_chapter3_paper():
-    from ganbook.ssl import ssgan
+    from ganbook import ssl as ssgan
 
     config = ssgan.config_for("paper", steps=2, batch_size=16, labelled_batch=8, eval_every=2)
     assert config.image_size == 64 and config.width == 1.0

@@ -5,10 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbook import ssl as ssgan
 from ganbook.cli import train
 from ganbook.core import checkpoint
 from ganbook.data.mnist import load_mnist
-from ganbook.ssl import ssgan
 
 
 def _layers(module, kind):

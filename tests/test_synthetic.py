@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganbook.bayesian import synthetic
+from ganbook.bayesian import divergence, synthetic
 
 
 def test_data_is_the_original_synth_dataset():
@@ -73,7 +73,7 @@ def test_kde_on_grid_equals_scipy(cov):
     rng = np.random.RandomState(0)
     points = rng.multivariate_normal([1.0, -0.5], cov, size=300)
     gx, gy = np.arange(-6, 7, 0.1), np.arange(-5, 4, 0.1)
-    fast = synthetic.kde_on_grid(points, gx, gy)
+    fast = divergence.kde_on_grid(points, gx, gy)
     space = np.stack([g.ravel() for g in np.meshgrid(gx, gy)])
     reference = stats.gaussian_kde(points.T)(space).reshape(len(gy), len(gx))
     assert fast.shape == reference.shape
@@ -82,17 +82,17 @@ def test_kde_on_grid_equals_scipy(cov):
 
 def test_js_divergence_of_mass_vectors():
     p = np.array([0.5, 0.5, 0.0, 0.0])
-    assert synthetic.js_divergence(p, p) == pytest.approx(0.0, abs=1e-9)
+    assert divergence.js_divergence(p, p) == pytest.approx(0.0, abs=1e-9)
     q = np.array([0.0, 0.0, 0.25, 0.75])
-    assert synthetic.js_divergence(p, q) == pytest.approx(math.log(2), abs=1e-8)
+    assert divergence.js_divergence(p, q) == pytest.approx(math.log(2), abs=1e-8)
     # half the mass shared: by hand, KL(p||m) = KL(q||m) = 0.5 log(2) + 0 ... = 0.5 log 2
     q = np.array([0.5, 0.0, 0.5, 0.0])
-    assert synthetic.js_divergence(p, q) == pytest.approx(0.5 * math.log(2), abs=1e-8)
+    assert divergence.js_divergence(p, q) == pytest.approx(0.5 * math.log(2), abs=1e-8)
 
 
 def test_js_estimate_of_the_data_with_itself_is_about_zero():
     data = synthetic.make_data(20)
-    estimator = synthetic.JSEstimator(data.X)
+    estimator = divergence.JSEstimator(data.X)
     assert estimator.p.sum() == pytest.approx(1.0)
     rng = np.random.RandomState(0)
     fake = data.X[rng.choice(len(data), 6400, replace=False)]
@@ -103,7 +103,7 @@ def test_js_estimate_of_the_data_with_itself_is_about_zero():
 def test_js_estimate_of_far_apart_blobs_is_about_log_2():
     rng = np.random.RandomState(0)
     real = rng.randn(2000, 5)
-    estimator = synthetic.JSEstimator(real)
+    estimator = divergence.JSEstimator(real)
     far = rng.randn(2000, 5) + 100.0
     assert estimator(far) == pytest.approx(math.log(2), abs=0.01)
     # a blob inside the grid but clear of the data: also near log 2
@@ -114,7 +114,7 @@ def test_js_estimate_of_far_apart_blobs_is_about_log_2():
 
 def test_mode_dropping_raises_the_js():
     data = synthetic.make_data(20)
-    estimator = synthetic.JSEstimator(data.X)
+    estimator = divergence.JSEstimator(data.X)
     rng = np.random.RandomState(1)
     all_modes = data.X[rng.choice(len(data), 3000, replace=False)]
     half = data.X[data.clusters < 5]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from ganbook import selection as toy
 from ganbook.core import checkpoint
-from ganbook.selection import toys as toy
 
 GRID = toy.MIXTURES["grid25"]
 

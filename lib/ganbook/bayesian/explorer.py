@@ -20,7 +20,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Image
 
-from ganbook.bayesian.synthetic import JSEstimator, SynthConfig, config_for, js_estimator, trained
+from ganbook.bayesian.divergence import JSEstimator
+from ganbook.bayesian.synthetic import SynthConfig, config_for, js_estimator, trained
 from ganbook.core.checkpoint import Checkpoint
 
 REAL_COLOUR = "0.75"

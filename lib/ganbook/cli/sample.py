@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganbook import selection as mhgan
 from ganbook.cli.common import positive_int
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
 from ganbook.data.mnist import DataError
-from ganbook.selection import mhgan
 
 #: Kinds with a generator G and a one-logit discriminator D.
 SUPPORTED = ("gan", "dcgan", "toy", "bayesian_dcgan")

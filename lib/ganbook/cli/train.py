@@ -68,8 +68,8 @@ def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Chec
     """Chapter 3's trainer for one of its models (the labelled subset follows --seed)."""
 
     def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
+        from ganbook import ssl as ssgan
         from ganbook.data.mnist import load_mnist
-        from ganbook.ssl import ssgan
 
         n_train = len(load_mnist("train"))
         overrides = {

@@ -1,36 +1,41 @@
 """Chapter 2: DCGAN (Radford et al., 2016) and Salimans et al.'s (2016) techniques.
 
-model       the all-convolutional G and D, their N(0, 0.02) initialisation, training,
-            and the comparison of plain DCGAN, feature matching and minibatch
-            discrimination
+model       the all-convolutional G and D, their N(0, 0.02) initialisation and the
+            config of a run
+training    the DCGAN step and training, and the trained model later chapters reuse
+comparison  plain DCGAN, feature matching and minibatch discrimination, seed by seed
 techniques  feature matching ||E f(x) - E f(G(z))||^2 and minibatch discrimination
 latent      linear and spherical paths through z
 """
 
-from ganbook.dcgan.model import (
+from ganbook.dcgan.comparison import (
     COLLAPSE_MAX_SHARE,
     COLLAPSE_MIN_CLASSES,
     EVAL_SEED,
+    Comparison,
+    collapsed,
+    compare,
+)
+from ganbook.dcgan.model import (
     METHODS,
-    MONITOR_SAMPLES,
-    MONITOR_SEED,
     SCALE_SETTINGS,
     SHAPES,
-    Comparison,
     DCGANConfig,
     Discriminator,
     Generator,
     build,
-    collapsed,
-    compare,
     config_for,
     feature_sizes,
+    weights_init,
+)
+from ganbook.dcgan.training import (
+    MONITOR_SAMPLES,
+    MONITOR_SEED,
     real_batch,
     train,
     train_step,
     trained,
     trained_dcgan,
-    weights_init,
 )
 
 __all__ = [

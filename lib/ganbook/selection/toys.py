@@ -1,12 +1,4 @@
-"""The toy problems of chapter 5: a 1-D mixture of four Gaussians and the 2-D 5x5 grid.
-
-Data (our choices, close to the papers'):
-
-* ``mog1d``: four Gaussians on the line with means -3, -1, 1, 3, common standard
-  deviation 0.2 and equal weights.
-* ``grid25``: 25 Gaussians in the plane with means on the grid
-  {-4, -2, 0, 2, 4}^2 and standard deviation 0.05, equal weights: the 2-D
-  benchmark of DRS (Azadi et al.) and MH-GAN (Turner et al.).
+"""The GANs of chapter 5's toy problems, and every selector scored on them.
 
 Networks (Turner et al., section 5.1): G maps z ~ N(0, I_2) and D maps x
 through four fully connected layers of 100 ReLU units each, to x (linear) and to
@@ -14,17 +6,8 @@ one logit. Training: the non-saturating GAN with Adam, one D step and one G step
 per batch; an epoch is one pass over a fixed training set of ``n_train``
 points drawn from the mixture.
 
-Metrics, for a set of samples (:func:`evaluate`):
-
-* **high-quality share**: the share of samples within 3 standard deviations
-  (Euclidean distance) of some mode;
-* **modes recovered**: modes that hold at least a fifth of their fair share
-  of the high-quality samples (the rule chapter 1 uses for digit classes);
-* **JS divergence** (nats) between the sample's distribution over the
-  cells "near mode i" (i = 1..k) and "far from every mode", and the data's,
-  which is known exactly: mode i's cell holds w_i P(chi^2_d <= 9) of it.
-  Cheap, free of kernel widths, and it sees both missing modes and stray
-  samples; it does not see the shape inside a mode.
+The selectors (:data:`METHODS`) run on snapshots taken along training and are
+scored with the metrics of :mod:`ganbook.selection.mixtures`.
 """
 
 from __future__ import annotations
@@ -33,105 +16,22 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
 from ganbook.core.losses import bce, generator_loss
 from ganbook.core.progress import progress
 from ganbook.core.settings import get_device, get_scale, seed_everything
-from ganbook.selection import mhgan
+from ganbook.selection.calibration import calibrated, fit_calibrator
+from ganbook.selection.mh import mh_select
+from ganbook.selection.mixtures import MIXTURES, Mixture, evaluate
+from ganbook.selection.proposers import Selection, gan_proposer, logits_of
+from ganbook.selection.rejection import drs
 
-#: How far from a mode (in standard deviations) a sample still counts as high quality.
-QUALITY_STDS = 3.0
-#: A mode is recovered when it holds this share of its fair share of the samples.
-RECOVERED_SHARE = 0.2
 #: Seed offsets: the training set, and held-out real points, are drawn apart.
 HELD_OUT_SEED = 10_000
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """A mixture of isotropic Gaussians with a common standard deviation."""
-
-    means: np.ndarray  # (k, d)
-    std: float
-    weights: np.ndarray  # (k,)
-
-    @property
-    def dim(self) -> int:
-        return self.means.shape[1]
-
-    @property
-    def k(self) -> int:
-        return len(self.means)
-
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` points, float32, shape (n, d)."""
-        w = torch.as_tensor(self.weights, dtype=torch.float64)
-        modes = torch.multinomial(w, n, replacement=True, generator=generator)
-        means = torch.as_tensor(self.means, dtype=torch.float32)[modes]
-        return means + self.std * torch.randn(n, self.dim, generator=generator)
-
-    def log_prob(self, x: np.ndarray) -> np.ndarray:
-        """log p_data(x) for points of shape (n, d)."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
-        sq = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
-        log_norm = -0.5 * self.dim * np.log(2 * np.pi * self.std**2)
-        return np.logaddexp.reduce(np.log(self.weights) + log_norm - sq / (2 * self.std**2), 1)
-
-    def assign(self, x: np.ndarray) -> np.ndarray:
-        """Index of the nearest mode when within 3 std of it, else -1."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
-        dist = np.sqrt(((x[:, None, :] - self.means[None]) ** 2).sum(-1))
-        nearest = dist.argmin(1)
-        near = dist[np.arange(len(x)), nearest] <= QUALITY_STDS * self.std
-        return np.where(near, nearest, -1)
-
-    def cell_probs(self) -> np.ndarray:
-        """The data's mass in each mode's cell (within 3 std) and, last, outside all of them."""
-        inside = stats.chi2.cdf(QUALITY_STDS**2, self.dim)
-        modes = self.weights * inside
-        return np.r_[modes, 1 - modes.sum()]
-
-
-MIXTURES = {
-    "mog1d": Mixture(np.array([[-3.0], [-1.0], [1.0], [3.0]]), 0.2, np.full(4, 0.25)),
-    "grid25": Mixture(
-        np.array(
-            [[a, b] for a in (-4.0, -2.0, 0.0, 2.0, 4.0) for b in (-4.0, -2.0, 0.0, 2.0, 4.0)]
-        ),
-        0.05,
-        np.full(25, 0.04),
-    ),
-}
-
-
-def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
-    """JS(p, q) = (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2, in nats."""
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    m = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum()
-        kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum()
-    return float((kl_p + kl_q) / 2)
-
-
-def evaluate(mixture: Mixture, samples: torch.Tensor | np.ndarray) -> dict[str, float]:
-    """Modes recovered, high-quality share and cell JS divergence of ``samples``."""
-    cells = mixture.assign(np.asarray(samples))
-    counts = np.bincount(np.where(cells < 0, mixture.k, cells), minlength=mixture.k + 1)
-    share = counts / max(len(cells), 1)
-    fair = mixture.weights * share[:-1].sum()
-    recovered = int(((share[:-1] >= RECOVERED_SHARE * fair) & (share[:-1] > 0)).sum())
-    return {
-        "modes": recovered,
-        "high_quality": float(1 - share[-1]),
-        "js": js_divergence(mixture.cell_probs(), share),
-    }
 
 
 def mlp(n_in: int, n_out: int, hidden: int = 100, layers: int = 4) -> nn.Sequential:
@@ -371,7 +271,7 @@ def select_all(
     burn_in: int = 10_000,
     methods: tuple[str, ...] = METHODS,
     max_per_sample: int = 200,
-) -> dict[str, mhgan.Selection]:
+) -> dict[str, Selection]:
     """Samples of every selector in ``methods`` from one (G, D).
 
     ``real`` are held-out real points: the first ``n`` start the MH chains,
@@ -382,25 +282,23 @@ def select_all(
     if len(real) < n:
         raise ValueError(f"need at least n={n} held-out real points, got {len(real)}")
     generator = torch.Generator().manual_seed(seed)
-    propose = mhgan.gan_proposer(G, D, generator=generator)
-    real_logits = mhgan.logits_of(D, real)
-    out: dict[str, mhgan.Selection] = {}
+    propose = gan_proposer(G, D, generator=generator)
+    real_logits = logits_of(D, real)
+    out: dict[str, Selection] = {}
     for method in methods:
         if method == "GAN":
-            out[method] = mhgan.Selection(propose(n)[0], n)
+            out[method] = Selection(propose(n)[0], n)
         elif method.startswith("DRS"):
             gamma = None if "no gamma" in method else 95.0
-            out[method] = mhgan.drs(
+            out[method] = drs(
                 propose, n, burn_in, gamma, generator=generator, max_proposals=max_per_sample * n
             )
         elif method == "MH-GAN":
-            out[method] = mhgan.mh_select(propose, n, K, real_logits[:n], generator)
+            out[method] = mh_select(propose, n, K, real_logits[:n], generator)
         elif method == "MH-GAN (calibrated)":
-            calibrator, _ = mhgan.fit_calibrator(propose, real_logits)
+            calibrator, _ = fit_calibrator(propose, real_logits)
             init = calibrator(real_logits[:n])
-            out[method] = mhgan.mh_select(
-                mhgan.calibrated(propose, calibrator), n, K, init, generator
-            )
+            out[method] = mh_select(calibrated(propose, calibrator), n, K, init, generator)
         else:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     return out

@@ -1,0 +1,185 @@
+"""Training the DCGAN of chapter 2, and the trained model later chapters reuse.
+
+Each step follows the PyTorch reference: D takes one Adam step on a real batch
+(label 1) and a generated batch (label 0); then G takes one step, either on the
+non-saturating loss -log D(G(z)) or, with ``feature_matching``, on
+:func:`ganbook.dcgan.techniques.feature_matching_loss` over D's last hidden layer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ganbook.core.checkpoint import Checkpoint, cached
+from ganbook.core.losses import bce, generator_loss
+from ganbook.core.progress import progress
+from ganbook.core.sampling import generate, sample
+from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.data.mnist import load_mnist
+from ganbook.dcgan import techniques
+from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
+
+#: Generated images scored per monitoring point during training, and their seed.
+MONITOR_SAMPLES = 500
+MONITOR_SEED = 12345
+
+
+def real_batch(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Images ``idx`` of ``data`` in [-1, 1] on ``device``; 8-bit data are scaled here."""
+    batch = data[idx]
+    if batch.dtype == torch.uint8:
+        batch = (batch.float() - 127.5) / 127.5
+    return batch.to(device)
+
+
+def train_step(
+    G: Generator,
+    D: Discriminator,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    feature_matching: bool = False,
+) -> dict[str, float]:
+    """One DCGAN iteration on a real batch and a batch of noise; returns its log.
+
+    D: minimise -log D(x) - log(1 - D(G(z))). G: minimise -log D(G(z)), or with
+    ``feature_matching`` the distance between D's mean features on the real
+    batch and on G(z).
+    """
+    fake = G(z)
+    opt_d.zero_grad(set_to_none=True)
+    real_logits, fake_logits = D(real), D(fake.detach())
+    d_loss = bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+    d_loss.backward()
+    opt_d.step()
+
+    # G's step only needs gradients with respect to D's input: freezing D's
+    # parameters skips the work of computing their (unused) gradients.
+    D.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    if feature_matching:
+        with torch.no_grad():
+            target = D.features(real)
+        g_loss = techniques.feature_matching_loss(target, D.features(fake))
+    else:
+        g_loss = generator_loss(D(fake))
+    g_loss.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    return {
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
+    }
+
+
+def train(
+    config: DCGANConfig,
+    data: torch.Tensor | None = None,
+    device: str | torch.device | None = None,
+    monitor: Callable[[nn.Module], dict[str, float]] | None = None,
+    quiet: bool = False,
+    log_every: int = 0,
+) -> Checkpoint:
+    """Train a DCGAN with ``config`` on ``data`` (MNIST training images by default).
+
+    ``data`` is (N, C, H, W), float in [-1, 1] or 8-bit. Every ``sample_every``
+    steps G's images for 64 fixed noise vectors go into
+    ``checkpoint.extra["samples"]`` and ``monitor(G)`` (if given) into
+    ``checkpoint.extra["monitor"]``. With ``log_every`` a log line is printed
+    every that many steps.
+    """
+    device = get_device(device)
+    generator = seed_everything(config.seed)
+    if data is None:
+        data = load_mnist("train").images
+    channels, size = SHAPES[config.dataset]
+    if tuple(data.shape[1:]) != (channels, size, size):
+        raise ValueError(
+            f"{config.dataset} images must be {channels}x{size}x{size}, got "
+            f"{'x'.join(map(str, data.shape[1:]))}"
+        )
+    fixed_z = torch.randn(64, config.z_dim, generator=generator)
+    models = build(config.to_dict())
+    G, D = models["G"].to(device), models["D"].to(device)
+    betas = (config.beta1, 0.999)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    log, samples, monitored = [], {}, []
+    start = time.perf_counter()
+    bar = progress(config.steps, f"DCGAN ({config.method}, seed {config.seed})", disable=quiet)
+    for step in range(config.steps + 1):
+        if step % config.sample_every == 0 or step == config.steps:
+            samples[step] = sample(G, fixed_z)
+            if monitor is not None:
+                monitored.append({"step": step, **monitor(G)})
+        if step == config.steps:
+            break
+        idx = torch.randint(len(data), (config.batch_size,), generator=generator)
+        z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
+        entry = train_step(
+            G, D, opt_g, opt_d, real_batch(data, idx, device), z, config.feature_matching
+        )
+        log.append({"step": step, **entry})
+        if log_every and step % log_every == 0:
+            bar.write(
+                f"{step} [D loss: {entry['d_loss']:.4f}, D(x): {entry['d_real']:.3f}, "
+                f"D(G(z)): {entry['d_fake']:.3f}] [G loss: {entry['g_loss']:.4f}]"
+            )
+        bar.update(1)
+    bar.close()
+    G.eval()
+    D.eval()
+    extra = {
+        "samples": samples,
+        "monitor": monitored,
+        "seconds": time.perf_counter() - start,
+        "fixed_z": fixed_z,
+    }
+    return Checkpoint("dcgan", config.to_dict(), {"G": G, "D": D}, log, extra)
+
+
+def trained(
+    config: DCGANConfig, *, scale: str | None = None, device: str | torch.device | None = None
+) -> Checkpoint:
+    """The MNIST DCGAN trained with ``config``, from the cache when it is there.
+
+    Sample quality (the chapter 1 scores of 500 images) is monitored every
+    ``sample_every`` steps. The cache key covers the config, the data source and
+    the chapter's code.
+    """
+    from ganbook.metrics.evaluator import get_evaluator
+
+    if config.dataset != "mnist":
+        raise ValueError("trained() is for MNIST; call train() with the images of other data sets")
+    scale = get_scale(scale)
+    evaluator = get_evaluator(scale, device)
+    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
+
+    def run() -> Checkpoint:
+        def monitor(G: nn.Module) -> dict[str, float]:
+            return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
+
+        return train(config, device=device, monitor=monitor)
+
+    return cached("dcgan", scale, key, run, device)
+
+
+def trained_dcgan(
+    scale: str | None = None,
+    method: str = "plain",
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> Checkpoint:
+    """The chapter's MNIST DCGAN at ``scale``: loaded if cached, trained otherwise.
+
+    This is the model later chapters reuse (chapter 5 samples from its G with
+    its D); the defaults are the plain DCGAN of seed 0 that chapter 2 trains.
+    """
+    return trained(config_for(scale, method, seed=seed), scale=scale, device=device)
