@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from ganbook.dcgan.techniques import MinibatchDiscrimination, feature_matching_loss
+from ganbook.core.losses import feature_matching as feature_matching_loss
+from ganbook.dcgan.techniques import MinibatchDiscrimination
 
 
 def test_feature_matching_loss_by_hand():

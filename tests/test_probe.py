@@ -3,19 +3,22 @@ import pytest
 import torch
 
 from ganbook import dcgan
+from ganbook.data import subsets
 from ganbook.dcgan import latent
 from ganbook.metrics import probe
 
 
 def test_balanced_subset_is_balanced_fixed_and_checked():
     labels = np.repeat(np.arange(10), 40)
-    idx = probe.balanced_subset(labels, per_class=10, seed=0)
+    idx = subsets.balanced_subset(labels, per_class=10, seed=0)
     assert len(idx) == 100 and np.all(np.bincount(labels[idx]) == 10)
-    assert np.array_equal(idx, probe.balanced_subset(torch.from_numpy(labels), 10, seed=0))
-    assert not np.array_equal(idx, probe.balanced_subset(labels, 10, seed=1))
+    assert np.array_equal(idx, subsets.balanced_subset(torch.from_numpy(labels), 10, seed=0))
+    assert not np.array_equal(idx, subsets.balanced_subset(labels, 10, seed=1))
     assert np.all(np.diff(idx) > 0)
-    with pytest.raises(ValueError, match="fewer than 50"):
-        probe.balanced_subset(labels, per_class=50)
+    with pytest.raises(ValueError, match="only 40 examples of class 0, 50 needed"):
+        subsets.balanced_subset(labels, per_class=50)
+    with pytest.raises(ValueError, match="hold 9 classes, not 10"):
+        subsets.labelled_subset(labels[labels < 9], 20, seed=0)
 
 
 def test_discriminator_features_pool_every_layer_to_a_4x4_grid():

@@ -36,8 +36,6 @@ from ganbook.bayesian.images_posterior import (
     supervised_energy,
 )
 from ganbook.bayesian.images_training import (
-    CALIBRATION_IMAGES,
-    calibration_images,
     generate,
     labelled_subset,
     pooled,
@@ -50,7 +48,6 @@ from ganbook.bayesian.images_training import (
 )
 
 __all__ = [
-    "CALIBRATION_IMAGES",
     "NUM_CLASSES",
     "OPTIMIZERS",
     "SCALE_SETTINGS",
@@ -63,7 +60,6 @@ __all__ = [
     "ImagePosterior",
     "at_equal_compute",
     "build",
-    "calibration_images",
     "config_for",
     "d_images_per_iteration",
     "dcgan_steps_at_equal_compute",

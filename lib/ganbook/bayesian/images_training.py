@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,14 +26,13 @@ from ganbook.bayesian import posterior as bg
 from ganbook.bayesian.images_model import SHAPES, BayesClassifier, BDCGANConfig, build
 from ganbook.bayesian.images_posterior import posterior_for
 from ganbook.bayesian.sghmc import SGHMC
-from ganbook.core.checkpoint import Checkpoint, cached
+from ganbook.core.batchnorm import average_batch_statistics, calibration_images
+from ganbook.core.checkpoint import Checkpoint, cached, of_type
 from ganbook.core.progress import progress
 from ganbook.core.sampling import sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.data import subsets
 from ganbook.data.original import ImageData, load_dataset
-
-#: Real training images that re-estimate D's BatchNorm statistics before a test.
-CALIBRATION_IMAGES = 1000
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -47,7 +46,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def generate(G: bg.Stacked, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` images from each generator sample (eval mode): shape (K, n, C, H, W), on the CPU."""
-    z_dim = G._skeleton[0].z_dim
+    z_dim = cast(int, G.skeleton.z_dim)  # a plain attribute, unseen by nn.Module's stubs
     z = sample_z(len(G), n, z_dim, torch.Generator().manual_seed(seed))
     was_training = G.training
     G.eval()
@@ -67,10 +66,9 @@ def recalibrate_batchnorm(D: bg.Stacked, images: torch.Tensor, batch: int = 250)
 
     During training the running averages mix real and generated batches; a
     test on real images then sees the wrong statistics (chapter 3 found the
-    same). Here each sample's statistics become the average over ``images``:
-    the running averages restart and batch b enters with weight 1 / (b + 1).
+    same). Here each sample's statistics become the average over ``images``.
     """
-    norms = [m for m in D._skeleton[0].modules() if isinstance(m, nn.BatchNorm2d)]
+    norms = [m for m in D.skeleton.modules() if isinstance(m, nn.BatchNorm2d)]
     if not norms:
         return
     _, buffers = D.state()
@@ -79,17 +77,15 @@ def recalibrate_batchnorm(D: bg.Stacked, images: torch.Tensor, batch: int = 250)
             buffer.zero_()
         elif name.endswith("running_var"):
             buffer.fill_(1.0)
-    momenta = [bn.momentum for bn in norms]
     was_training = D.training
     D.train()
     device = D.stacked[0].device
-    for b, i in enumerate(range(0, len(images), batch)):
-        for bn in norms:
-            bn.momentum = 1.0 / (b + 1)
-        chunk = images[i : i + batch].to(device)
-        D(chunk.expand(len(D), *chunk.shape))
-    for bn, momentum in zip(norms, momenta, strict=True):
-        bn.momentum = momentum
+
+    def forward(chunk: torch.Tensor) -> torch.Tensor:
+        chunk = chunk.to(device)
+        return D(chunk.expand(len(D), *chunk.shape))
+
+    average_batch_statistics(norms, forward, images, batch)
     D.train(was_training)
 
 
@@ -105,25 +101,19 @@ def test_accuracy(
     return (calibrated.predict(images) == labels.cpu()).float().mean().item()
 
 
-def calibration_images(images: torch.Tensor, count: int = CALIBRATION_IMAGES) -> torch.Tensor:
-    """A fixed, evenly spaced selection of ``count`` training images for BN statistics."""
-    return images[:: max(1, len(images) // count)][:count]
-
-
 def labelled_subset(dataset: ImageData, count: int, seed: int) -> torch.Tensor:
     """Indices of ``count`` labelled training images, balanced over classes.
 
-    Chapter 3's :func:`ganbook.ssl.labelled_subset`: with the same seed it
-    picks the same images, so the models compared learn from the same labels.
+    The draw of :func:`ganbook.data.subsets.labelled_subset`, as in chapter 3:
+    with the same seed it picks the same images, so the models compared learn
+    from the same labels.
     """
-    from ganbook.ssl import labelled_subset as chapter3_subset
-
     labels = torch.from_numpy(dataset.labels.argmax(1))
     if count > len(labels):
         raise ValueError(f"-N {count} is larger than the {len(labels)} training images")
     if count % dataset.num_classes:
         raise ValueError(f"-N must be a multiple of the {dataset.num_classes} classes, got {count}")
-    return chapter3_subset(labels, count, seed)
+    return subsets.labelled_subset(labels, count, seed, dataset.num_classes)
 
 
 def _optimizers(
@@ -197,7 +187,7 @@ def train(
     test_y = torch.from_numpy(dataset.test_labels.argmax(1))
     calibration = calibration_images(images)
     models = {name: m.to(device) for name, m in build(config.to_dict()).items()}
-    G, D = models["G"], models["D"]
+    G, D = of_type(models["G"], bg.Stacked), of_type(models["D"], bg.Stacked)
     posterior = posterior_for(config, n_data)
     sampling = False
     opt_g, opt_d = _optimizers(G, D, config, sampling, n_data, generator)
@@ -240,7 +230,7 @@ def train(
             record = {**entry, "seconds": time.perf_counter() - start}
             if subset is not None:
                 record["test_acc"] = test_accuracy(
-                    models["classifier"], test_x, test_y, calibration
+                    of_type(models["classifier"], BayesClassifier), test_x, test_y, calibration
                 )
             evals.append(record)
             if log is not None:

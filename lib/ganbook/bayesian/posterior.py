@@ -73,6 +73,11 @@ class Stacked(nn.Module):
     def __len__(self) -> int:
         return self.num_samples
 
+    @property
+    def skeleton(self) -> nn.Module:
+        """The single model's architecture, without storage (on the meta device)."""
+        return self._skeleton[0]
+
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The stacked parameters and buffers, keyed by the single model's names."""
         params = dict(zip(self.param_names, self.stacked, strict=True))

@@ -33,3 +33,21 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     if kind == "saturating":
         return F.logsigmoid(-fake_logits).mean()
     raise ValueError(f"generator loss must be 'non_saturating' or 'saturating', got {kind!r}")
+
+
+def feature_matching(
+    real_features: torch.Tensor, fake_features: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """Feature matching (Salimans et al., 2016): ||E_x f(x) - E_z f(G(z))||^2.
+
+    ``real_features`` and ``fake_features`` are (N, ...) batches of D's features;
+    the real ones are a target, so no gradient flows into them. ``reduction``:
+    ``"sum"`` over the features (the squared norm, as in the paper) or ``"mean"``
+    (``tf.reduce_mean``, as the semi-supervised source code takes it).
+    """
+    gap = real_features.detach().flatten(1).mean(0) - fake_features.flatten(1).mean(0)
+    if reduction == "sum":
+        return gap.pow(2).sum()
+    if reduction == "mean":
+        return gap.pow(2).mean()
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")

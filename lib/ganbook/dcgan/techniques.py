@@ -1,7 +1,8 @@
 """Two of the "Improved techniques for training GANs" (Salimans et al., 2016).
 
-**Feature matching** (section 3.1). Instead of maximising D's output, the
-generator matches the statistics of an intermediate layer f(x) of D:
+**Feature matching** (section 3.1; the loss is
+:func:`ganbook.core.losses.feature_matching`, which chapter 3 shares). Instead of
+maximising D's output, the generator matches the statistics of an intermediate layer f(x) of D:
 
     || E_{x ~ p_data} f(x) - E_{z ~ p_z(z)} f(G(z)) ||_2^2
 
@@ -26,16 +27,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
-    """|| mean f(x) - mean f(G(z)) ||_2^2 over two batches of features (N, ...).
-
-    The real features are a target: no gradient flows into them.
-    """
-    real_mean = real_features.detach().flatten(1).mean(0)
-    fake_mean = fake_features.flatten(1).mean(0)
-    return (real_mean - fake_mean).pow(2).sum()
 
 
 class MinibatchDiscrimination(nn.Module):

@@ -3,7 +3,7 @@
 Each step follows the PyTorch reference: D takes one Adam step on a real batch
 (label 1) and a generated batch (label 0); then G takes one step, either on the
 non-saturating loss -log D(G(z)) or, with ``feature_matching``, on
-:func:`ganbook.dcgan.techniques.feature_matching_loss` over D's last hidden layer.
+:func:`ganbook.core.losses.feature_matching` over D's last hidden layer.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ganbook.core.checkpoint import Checkpoint, cached
+from ganbook.core import losses
+from ganbook.core.checkpoint import Checkpoint, cached, of_type
 from ganbook.core.losses import bce, generator_loss
 from ganbook.core.progress import progress
 from ganbook.core.sampling import generate, sample
 from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
-from ganbook.dcgan import techniques
 from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
 
 #: Generated images scored per monitoring point during training, and their seed.
@@ -65,7 +65,7 @@ def train_step(
     if feature_matching:
         with torch.no_grad():
             target = D.features(real)
-        g_loss = techniques.feature_matching_loss(target, D.features(fake))
+        g_loss = losses.feature_matching(target, D.features(fake))
     else:
         g_loss = generator_loss(D(fake))
     g_loss.backward()
@@ -107,7 +107,10 @@ def train(
         )
     fixed_z = torch.randn(64, config.z_dim, generator=generator)
     models = build(config.to_dict())
-    G, D = models["G"].to(device), models["D"].to(device)
+    G, D = (
+        of_type(models["G"], Generator).to(device),
+        of_type(models["D"], Discriminator).to(device),
+    )
     betas = (config.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)

@@ -14,6 +14,9 @@ used to tune it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,19 +30,6 @@ from torch import nn
 C_GRID = np.logspace(-4, 2, 7)
 
 
-def balanced_subset(labels: torch.Tensor | np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Indices of ``per_class`` examples of every class, drawn with ``seed``, sorted."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    picks = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        if len(members) < per_class:
-            raise ValueError(f"class {c} has {len(members)} examples, fewer than {per_class}")
-        picks.append(rng.choice(members, per_class, replace=False))
-    return np.sort(np.concatenate(picks))
-
-
 @torch.no_grad()
 def discriminator_features(
     D: nn.Module, images: torch.Tensor, grid: int = 4, batch: int = 500
@@ -50,11 +40,13 @@ def discriminator_features(
     in eval mode, so BatchNorm uses its running statistics.
     """
     device = next(D.parameters()).device
+    # A method of D's class, which nn.Module's stubs type as a parameter or submodule.
+    hidden = cast(Callable[[torch.Tensor], list[torch.Tensor]], D.hidden)
     was_training = D.training
     D.eval()
     out = []
     for i in range(0, len(images), batch):
-        maps = D.hidden(images[i : i + batch].to(device))
+        maps = hidden(images[i : i + batch].to(device))
         pooled = [F.adaptive_max_pool2d(m, grid).flatten(1) for m in maps]
         out.append(torch.cat(pooled, 1).cpu())
     D.train(was_training)

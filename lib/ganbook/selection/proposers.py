@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ganbook.bayesian.posterior import Stacked
 
 #: propose(n) -> (n samples from G, D's logit for each)
 Proposer = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
@@ -66,7 +70,7 @@ def gan_proposer(
     ``D(x)`` must return the logit of "x is real", as every discriminator of
     this book does. Samples come back on the CPU.
     """
-    z_dim = z_dim or G.z_dim
+    z_dim = z_dim or cast(int, G.z_dim)  # a plain attribute, unseen by nn.Module's stubs
     device = next(G.parameters()).device
 
     @torch.no_grad()
@@ -85,7 +89,7 @@ def gan_proposer(
 
 
 @torch.no_grad()
-def posterior_logit(D: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def posterior_logit(D: Stacked, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """Logit of the posterior-averaged D(x) = mean_d p_d(real | x) of stacked discriminators.
 
     ``D`` is a Bayesian GAN's :class:`ganbook.bayesian_gan.Stacked` discriminator
@@ -109,7 +113,7 @@ def posterior_logit(D: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.T
 
 
 def posterior_proposer(
-    G: nn.Module, D: nn.Module, generator: torch.Generator | None = None
+    G: Stacked, D: Stacked, generator: torch.Generator | None = None
 ) -> Proposer:
     """Proposals from a Bayesian GAN's posterior mixture, scored by :func:`posterior_logit`.
 
@@ -121,7 +125,7 @@ def posterior_proposer(
     from ganbook.core.sampling import sample_z
 
     k = len(G)
-    z_dim = G._skeleton[0].z_dim
+    z_dim = cast(int, G.skeleton.z_dim)
     device = G.stacked[0].device
 
     @torch.no_grad()

@@ -31,7 +31,6 @@ from ganbook.ssl.losses import (
     eleven_class_d_loss,
     eleven_class_g_loss,
     extended_labels,
-    feature_matching,
     klogit_d_loss,
     klogit_g_loss,
     klogit_prob_real,
@@ -54,13 +53,11 @@ from ganbook.ssl.models import (
     to_mnist_size,
 )
 from ganbook.ssl.training import (
-    CALIBRATION_IMAGES,
     MODELS,
     SCALE_SETTINGS,
     SSGANConfig,
     accuracy,
     build,
-    calibration_images,
     config_for,
     evaluate,
     held_out_accuracy,
@@ -72,7 +69,6 @@ from ganbook.ssl.training import (
 )
 
 __all__ = [
-    "CALIBRATION_IMAGES",
     "D_LOSSES",
     "G_LOSSES",
     "IMAGE_SIZE",
@@ -93,7 +89,6 @@ __all__ = [
     "TFDropout",
     "accuracy",
     "build",
-    "calibration_images",
     "channels",
     "check_images",
     "config_for",
@@ -101,7 +96,6 @@ __all__ = [
     "eleven_class_g_loss",
     "evaluate",
     "extended_labels",
-    "feature_matching",
     "held_out_accuracy",
     "is_cached",
     "klogit_d_loss",

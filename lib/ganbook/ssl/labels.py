@@ -9,9 +9,9 @@ each sampler really uses.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from ganbook.data.subsets import labelled_subset
 from ganbook.ssl.models import NUM_CLASSES
 
 #: How the labelled images of a batch are chosen (see :class:`Batches`).
@@ -45,26 +45,6 @@ def label_count(spec: int | str, n_train: int) -> int:
             f"got {count}"
         )
     return count
-
-
-def labelled_subset(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
-    """Indices of a fixed labelled subset: ``count / 10`` images of each digit, sorted.
-
-    The draw depends only on ``seed`` (and the labels), so every model trained
-    with the same ``seed`` sees exactly the same labelled images.
-    """
-    if count % NUM_CLASSES:
-        raise ValueError(f"labels must be a multiple of {NUM_CLASSES}, got {count}")
-    per_class = count // NUM_CLASSES
-    rng = np.random.default_rng(seed)
-    labels_np = np.asarray(labels)
-    chosen = []
-    for digit in range(NUM_CLASSES):
-        pool = np.flatnonzero(labels_np == digit)
-        if len(pool) < per_class:
-            raise ValueError(f"only {len(pool)} images of digit {digit}, {per_class} needed")
-        chosen.append(rng.choice(pool, per_class, replace=False))
-    return torch.from_numpy(np.sort(np.concatenate(chosen)))
 
 
 def seed_labelled_mask(

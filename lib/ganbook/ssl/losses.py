@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ganbook.core.losses import feature_matching
 from ganbook.ssl.models import NUM_CLASSES
 
 
@@ -34,11 +35,6 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     The seed divides by sum(mask) unguarded, which is 0/0 = NaN for such a batch.
     """
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
-
-
-def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
-    """mean_j (E_x f(x)_j - E_z f(G(z))_j)^2 over the pooled features f."""
-    return (real_features.mean(0) - fake_features.mean(0)).pow(2).mean()
 
 
 def eleven_class_d_loss(
@@ -64,7 +60,7 @@ def eleven_class_g_loss(
     adversarial = F.binary_cross_entropy_with_logits(
         fake_logits[:, 0], torch.zeros_like(fake_logits[:, 0])
     )
-    matching = feature_matching(real_features, fake_features)
+    matching = feature_matching(real_features, fake_features, reduction="mean")
     return {"g_loss": adversarial + matching, "g_adv": adversarial, "g_fm": matching}
 
 
@@ -89,7 +85,7 @@ def klogit_g_loss(
     fake_logits: torch.Tensor, real_features: torch.Tensor, fake_features: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """Salimans et al.'s G loss for semi-supervised learning: feature matching alone."""
-    matching = feature_matching(real_features, fake_features)
+    matching = feature_matching(real_features, fake_features, reduction="mean")
     return {"g_loss": matching, "g_fm": matching}
 
 

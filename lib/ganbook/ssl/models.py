@@ -26,6 +26,8 @@ batch normalisation has momentum 0.99 and epsilon 1e-3 (PyTorch momentum
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,7 +79,8 @@ def tf_init(module: nn.Module) -> None:
     """``tf.layers`` defaults: Glorot-uniform kernels, zero biases."""
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
         nn.init.xavier_uniform_(module.weight)
-        nn.init.zeros_(module.bias)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 def channels(base: int, width: float) -> int:
@@ -127,7 +130,7 @@ class Discriminator(nn.Module):
         _check_size(image_size)
         self.image_size = image_size
         c1, c2, c3, c4 = (channels(c, width) for c in (128, 256, 512, 1024))
-        third = {"stride": 4} if image_size == 64 else {"stride": 2, "padding": 1}
+        third: dict[str, Any] = {"stride": 4} if image_size == 64 else {"stride": 2, "padding": 1}
         lrelu = nn.LeakyReLU(0.2)  # the default slope of tf.nn.leaky_relu
         self.body = nn.Sequential(
             nn.Conv2d(1, c1, 4, stride=2, padding=1),
@@ -178,7 +181,7 @@ class Generator(nn.Module):
         super().__init__()
         _check_size(image_size)
         c1, c2, c3 = (channels(c, width) for c in (512, 256, 128))
-        second = {"stride": 4} if image_size == 64 else {"stride": 2, "padding": 1}
+        second: dict[str, Any] = {"stride": 4} if image_size == 64 else {"stride": 2, "padding": 1}
         self.z_dim = z_dim
         self.image_size = image_size
         self.net = nn.Sequential(

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbook.core.checkpoint import Checkpoint, cached, config_key, load, register
+from ganbook.core.batchnorm import average_batch_statistics, calibration_images
+from ganbook.core.checkpoint import Checkpoint, cached, config_key, load, of_type, register
 from ganbook.core.progress import progress
 from ganbook.core.sampling import sample
 from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
@@ -39,7 +40,6 @@ from ganbook.ssl.models import (
 #: The three models the chapter compares.
 MODELS = ("eleven", "klogit", "supervised")
 #: Real training images that re-estimate D's BatchNorm statistics before a test.
-CALIBRATION_IMAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -145,18 +145,15 @@ def recalibrate_batchnorm(D: Discriminator, images: torch.Tensor, batch: int = 2
     statistics become the plain average over ``images`` (dropout off).
     """
     norms = [m for m in D.modules() if isinstance(m, nn.BatchNorm2d)]
+    device = next(D.parameters()).device
     was_training = D.training
     D.eval()
-    device = next(D.parameters()).device
-    momenta = [bn.momentum for bn in norms]
     for bn in norms:
         bn.reset_running_stats()
-        bn.momentum = None  # cumulative average over the batches below
         bn.train()
-    for i in range(0, len(images), batch):
-        D(resize(images[i : i + batch], D.image_size).to(device))
-    for bn, momentum in zip(norms, momenta, strict=True):
-        bn.momentum = momentum
+    average_batch_statistics(
+        norms, lambda chunk: D(resize(chunk, D.image_size).to(device)), images, batch
+    )
     D.train(was_training)
 
 
@@ -165,11 +162,6 @@ def held_out_accuracy(
 ) -> float:
     """Accuracy on held-out images (eval mode: no dropout, BN running statistics)."""
     return accuracy(classifier.predict(test_images), test_labels)
-
-
-def calibration_images(images: torch.Tensor, count: int = CALIBRATION_IMAGES) -> torch.Tensor:
-    """A fixed, evenly spaced selection of ``count`` training images for BN statistics."""
-    return images[:: max(1, len(images) // count)][:count]
 
 
 def evaluate(
@@ -234,8 +226,8 @@ def train(
         supervised=supervised,
     )
     models = {name: m.to(device) for name, m in build(config.to_dict()).items()}
-    classifier: Classifier = models["classifier"]
-    D, G = classifier.D, models.get("G")
+    classifier = of_type(models["classifier"], Classifier)
+    D, G = classifier.D, of_type(models["G"], Generator) if "G" in models else None
     betas = (config.beta1, 0.999)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas) if G else None
@@ -259,6 +251,7 @@ def train(
         if supervised:
             entry = _supervised_step(classifier, opt_d, x, y)
         else:
+            assert G is not None and opt_g is not None  # every model but "supervised" has a G
             entry = _gan_step(classifier, G, opt_d, opt_g, x, y, mask, config, generator)
         entry["step"] = step
         log.append(entry)
@@ -365,4 +358,4 @@ def trained(
 
 def load_classifier(path: str, device: str | torch.device | None = None) -> Classifier:
     """Load a saved chapter 3 model in one call; ``.predict(images)`` gives digits."""
-    return load(path, device)["classifier"]
+    return load(path, device).model("classifier", Classifier)
