@@ -14,7 +14,7 @@ from ganbook.bayesian import posterior as bg
 from ganbook.core import checkpoint
 from ganbook.core.sampling import sample_z
 from ganbook.data.mnist import DataError
-from ganbook.data.original import DATASETS, Digits, load_dataset, save_digits
+from ganbook.data.original import DATASETS, Digits, load_original, save_digits
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_shapes_of_the_stacked_networks():
         models = bd.build(config.to_dict())
         G, D = models["G"], models["D"]
         assert len(G) == config.num_generators and len(D) == config.num_discriminators
-        channels, size = bd.SHAPES[config.dataset]
+        channels, size = config.image_shape
         fake = G(sample_z(len(G), 5, config.z_dim, torch.Generator().manual_seed(0)))
         assert fake.shape == (len(G), 5, channels, size, size)
         assert fake.abs().max() <= 1
@@ -200,7 +200,7 @@ def test_digits_data_set_has_the_tutorial_interface(digits_path):
     assert (y.argmax(1) == 3).all()
     x, y = data.test_batch(7)
     assert x.shape == (7, 8, 8, 1)
-    assert isinstance(load_dataset("digits", digits_path), Digits)
+    assert isinstance(load_original("digits", digits_path), Digits)
 
 
 def test_data_set_errors_are_one_sentence(tmp_path, digits_path):
@@ -214,7 +214,7 @@ def test_data_set_errors_are_one_sentence(tmp_path, digits_path):
     with pytest.raises(DataError, match=r"shape \(N, 8, 8, 1\)"):
         Digits(bad)
     with pytest.raises(ValueError, match="dataset must be one of"):
-        load_dataset("imagenet")
+        load_original("imagenet")
     assert "digits" in DATASETS
 
 

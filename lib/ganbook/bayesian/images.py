@@ -11,12 +11,10 @@ images_training   burn-in, then SGHMC; held-out accuracy; the model cache
 """
 
 from ganbook.bayesian.images_model import (
-    NUM_CLASSES,
     OPTIMIZERS,
     SCALE_SETTINGS,
     SCORED_SAMPLES,
     SEMI_SETTINGS,
-    SHAPES,
     BayesClassifier,
     BDCGANConfig,
     Discriminator,
@@ -48,12 +46,10 @@ from ganbook.bayesian.images_training import (
 )
 
 __all__ = [
-    "NUM_CLASSES",
     "OPTIMIZERS",
     "SCALE_SETTINGS",
     "SCORED_SAMPLES",
     "SEMI_SETTINGS",
-    "SHAPES",
     "BayesClassifier",
     "BDCGANConfig",
     "Discriminator",

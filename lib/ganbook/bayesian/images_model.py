@@ -35,12 +35,9 @@ from ganbook import dcgan
 from ganbook.bayesian import posterior as bg
 from ganbook.core.checkpoint import load, register
 from ganbook.core.settings import get_scale
+from ganbook.data import images as image_data
 from ganbook.data.original import DATASETS
 
-#: ``--dataset`` name -> (channels, image size).
-SHAPES = {"mnist": (1, 28), "cifar": (3, 32), "svhn": (3, 32), "celeb": (3, 64), "digits": (1, 8)}
-#: Classes of each data set (CelebA has attributes, no classes).
-NUM_CLASSES = {"mnist": 10, "cifar": 10, "svhn": 10, "celeb": 1, "digits": 10}
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -123,8 +120,18 @@ class BDCGANConfig:
             raise ValueError("burn_in, ml_ensemble and random_seed must be 0 or more")
         if self.semi_supervised and self.wasserstein:
             raise ValueError("--wasserstein has no classes; it cannot be --semi_supervised")
-        if self.semi_supervised and NUM_CLASSES[self.dataset] < 2:
+        if self.semi_supervised and image_data.NUM_CLASSES[self.data_name] < 2:
             raise ValueError(f"{self.dataset} has no classes; it cannot be --semi_supervised")
+
+    @property
+    def data_name(self) -> str:
+        """The book's name of the data set (``cifar10`` for the original's ``cifar``)."""
+        return image_data.canonical_name(self.dataset)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(channels, image size) of the data set."""
+        return image_data.SHAPES[self.data_name]
 
     @property
     def ml(self) -> bool:
@@ -142,7 +149,7 @@ class BDCGANConfig:
     @property
     def classes(self) -> int:
         """K, D's real classes: the data set's classes when semi-supervised, else 1."""
-        return NUM_CLASSES[self.dataset] if self.semi_supervised else 1
+        return image_data.NUM_CLASSES[self.data_name] if self.semi_supervised else 1
 
     @property
     def name(self) -> str:
@@ -313,7 +320,7 @@ def sample_accuracies(
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     """Fresh stacked G and D (and the classifier when semi-supervised) for a config dict."""
     c = BDCGANConfig(**config)
-    channels, size = SHAPES[c.dataset]
+    channels, size = c.image_shape
     G = bg.Stacked(
         [dcgan.Generator(c.z_dim, c.width, channels, size) for _ in range(c.num_generators)]
     )
@@ -337,4 +344,4 @@ def load_classifier(path: str, device: str | torch.device | None = None) -> Baye
     checkpoint = load(path, device)
     if "classifier" not in checkpoint.models:
         raise ValueError(f"{path} holds an unsupervised model; it has no classifier")
-    return checkpoint["classifier"]
+    return checkpoint.model("classifier", BayesClassifier)

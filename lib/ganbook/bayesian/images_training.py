@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ganbook.bayesian import posterior as bg
-from ganbook.bayesian.images_model import SHAPES, BayesClassifier, BDCGANConfig, build
+from ganbook.bayesian.images_model import BayesClassifier, BDCGANConfig, build
 from ganbook.bayesian.images_posterior import posterior_for
 from ganbook.bayesian.sghmc import SGHMC
 from ganbook.core.batchnorm import average_batch_statistics, calibration_images
@@ -32,7 +32,7 @@ from ganbook.core.progress import progress
 from ganbook.core.sampling import sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data import subsets
-from ganbook.data.original import ImageData, load_dataset
+from ganbook.data.original import ImageData, load_original
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -170,8 +170,8 @@ def train(
     device = get_device(device)
     generator = seed_everything(config.seed)
     if dataset is None:
-        dataset = load_dataset(config.dataset)
-    channels, size = SHAPES[config.dataset]
+        dataset = load_original(config.dataset)
+    channels, size = config.image_shape
     if dataset.x_dim != [size, size, channels]:
         raise ValueError(
             f"{config.dataset} images must be {size}x{size}x{channels}, "
@@ -276,7 +276,7 @@ def trained(
     The key covers the config, the data set's description and the code of this
     chapter and of chapter 2's DCGAN, which its networks extend.
     """
-    dataset = load_dataset(config.dataset) if dataset is None else dataset
+    dataset = load_original(config.dataset) if dataset is None else dataset
     key = {**config.to_dict(), "data": repr(dataset)}
     return cached(
         "bayesian_dcgan",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -25,11 +26,14 @@ from ganbook.bayesian.posterior import Posterior, Stacked, d_step, discriminator
 from ganbook.bayesian.posterior import generator_energy as _generator_energy
 from ganbook.bayesian.sghmc import SGHMC
 from ganbook.bayesian.synthetic import N_POINTS, SynthConfig, build, make_data
+from ganbook.core.checkpoint import of_type
 from ganbook.core.sampling import sample_z
 
 
 def _prior(model: nn.Module, prior_std: float) -> torch.Tensor:
-    return sum(p.pow(2).sum() for p in model.parameters()) / (2 * prior_std**2)
+    # sum() starts from the int 0, so its type is "Tensor | int"; 0 + a tensor is a tensor.
+    total = cast(torch.Tensor, sum(p.pow(2).sum() for p in model.parameters()))
+    return total / (2 * prior_std**2)
 
 
 class Looped:
@@ -126,7 +130,7 @@ def bench(
     config = SynthConfig(numz=numz, num_mcmc=num_mcmc, hidden=hidden).validate()
     torch.manual_seed(0)
     models = build(config.to_dict())
-    G, D = models["G"].to(device), models["D"].to(device)
+    G, D = of_type(models["G"], Stacked).to(device), of_type(models["D"], Stacked).to(device)
     posterior = Posterior(N_POINTS, config.gen_observed, config.prior_std, config.ml)
     lr = 1e-6 if sampler == "sghmc" else config.lr
     make = optimizer_factory("adam" if config.ml else sampler, lr, config.alpha)

@@ -40,7 +40,7 @@ from torch import nn
 from ganbook.bayesian.divergence import JSEstimator
 from ganbook.bayesian.posterior import Posterior, Stacked, d_step, g_step
 from ganbook.bayesian.sghmc import SGHMC
-from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.checkpoint import Checkpoint, cached, of_type, register
 from ganbook.core.progress import progress
 from ganbook.core.sampling import sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
@@ -111,8 +111,9 @@ def generator_net(z_dim: int, x_dim: int, hidden: int = HIDDEN) -> nn.Sequential
 
 def discriminator_net(x_dim: int, hidden: int = HIDDEN, classes: int = 2) -> nn.Sequential:
     """D: x -> ``hidden`` LeakyReLU(0.2) -> ``classes`` logits (class 0: generated)."""
-    net = nn.Sequential(nn.Linear(x_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, classes))
-    for layer in (net[0], net[2]):
+    first, last = nn.Linear(x_dim, hidden), nn.Linear(hidden, classes)
+    net = nn.Sequential(first, nn.LeakyReLU(0.2), last)
+    for layer in (first, last):
         nn.init.normal_(layer.weight, std=INIT_STD)
         nn.init.zeros_(layer.bias)
     return net
@@ -268,7 +269,7 @@ def train(
     X = data.tensor().to(device)
     N = len(data)
     models = build(config.to_dict())
-    G, D = models["G"].to(device), models["D"].to(device)
+    G, D = of_type(models["G"], Stacked).to(device), of_type(models["D"], Stacked).to(device)
     objective = "wasserstein" if config.wasserstein else "gan"
     posterior = Posterior(N, config.gen_observed, config.prior_std, config.ml, objective)
     sampling = False

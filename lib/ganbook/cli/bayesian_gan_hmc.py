@@ -36,7 +36,7 @@ from ganbook.cli.common import Parser, prepare_out_dir
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
 from ganbook.data.mnist import DataError
-from ganbook.data.original import DATASETS, load_dataset, save_digits
+from ganbook.data.original import DATASETS, load_original, save_digits
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from(args)
         device = get_device(args.device)
-        dataset = load_dataset(config.dataset, args.data_path)
+        dataset = load_original(config.dataset, args.data_path)
         if config.semi_supervised:
             bd.labelled_subset(dataset, config.labels, config.seed)
         elif config.batch_size > len(dataset.imgs):

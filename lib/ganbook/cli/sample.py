@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ganbook import selection as mhgan
+from ganbook.bayesian.posterior import Stacked
 from ganbook.cli.common import positive_int
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
@@ -46,7 +47,7 @@ def held_out_real(
     dataset = ckpt.config.get("dataset", "mnist")
     if ckpt.kind == "bayesian_dcgan" and dataset != "mnist":
         from ganbook.bayesian.images import to_tensor
-        from ganbook.data.original import load_dataset as load_original
+        from ganbook.data.original import load_original
 
         return to_tensor(load_original(dataset, data_path).test_imgs[:n])
     if dataset == "mnist":
@@ -86,10 +87,11 @@ def select(
     generator = torch.Generator().manual_seed(seed)
     G, D = ckpt["G"], ckpt["D"]
     if ckpt.kind == "bayesian_dcgan":
-        propose = mhgan.posterior_proposer(G, D, generator=generator)
+        stacked_d = ckpt.model("D", Stacked)
+        propose = mhgan.posterior_proposer(ckpt.model("G", Stacked), stacked_d, generator=generator)
 
         def score(x: torch.Tensor) -> torch.Tensor:
-            return mhgan.posterior_logit(D, x)
+            return mhgan.posterior_logit(stacked_d, x)
     else:
         propose = mhgan.gan_proposer(G, D, generator=generator)
 
@@ -98,9 +100,10 @@ def select(
 
     if method == "gan":
         return mhgan.Selection(propose(n)[0], n)
-    real_logits = None
-    if method == "mh" or calibrate == "isotonic":
-        real_logits = score(held_out_real(ckpt, n_real, data_path))
+    if method == "drs" and calibrate == "none":
+        return mhgan.drs(propose, n, gamma_percentile=gamma, generator=generator)
+    # Held-out real samples' scores: what the calibrator fits, where the chains start.
+    real_logits = score(held_out_real(ckpt, n_real, data_path))
     if calibrate == "isotonic":
         calibrator, _ = mhgan.fit_calibrator(propose, real_logits)
         propose = mhgan.calibrated(propose, calibrator)

@@ -24,6 +24,7 @@ CelebA in a different folder layout. A missing or corrupt file raises
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,7 +236,34 @@ def _download(name: str, root: Path, **kwargs: object) -> None:
         raise DataError(f"could not download {name} into {root} ({first}).") from None
 
 
-LOADERS = {"cifar10": load_cifar10, "svhn": load_svhn, "celeba": load_celeba}
+#: Every image data set of the book: name -> (channels, image size).
+SHAPES: dict[str, tuple[int, int]] = {
+    "mnist": (1, 28),
+    "cifar10": (3, 32),
+    "svhn": (3, 32),
+    "celeba": (3, 64),
+    "digits": (1, 8),
+}
+#: Classes of each data set (CelebA has 40 attributes, no classes).
+NUM_CLASSES = {"mnist": 10, "cifar10": 10, "svhn": 10, "celeba": 1, "digits": 10}
+#: The original Bayesian GAN code's names for two of them (its ``--dataset`` flag).
+ORIGINAL_NAMES = {"cifar": "cifar10", "celeb": "celeba"}
+
+
+def canonical_name(name: str) -> str:
+    """The book's name of a data set, given the book's or the original code's name."""
+    book_name = ORIGINAL_NAMES.get(name, name)
+    if book_name not in SHAPES:
+        known = ", ".join([*SHAPES, *ORIGINAL_NAMES])
+        raise ValueError(f"unknown data set {name!r}; known: {known}")
+    return book_name
+
+
+LOADERS: dict[str, Callable[..., ImageSet]] = {
+    "cifar10": load_cifar10,
+    "svhn": load_svhn,
+    "celeba": load_celeba,
+}
 
 
 def load_dataset(name: str, data_path: str | Path | None, **kwargs: object) -> ImageSet:

@@ -12,8 +12,8 @@ and its README shows how to add one (the custom-data tutorial, here
 ``next_batch(batch_size, class_id=None)`` and ``test_batch(batch_size)``
                              random batches (images, one-hot labels).
 
-:func:`load_dataset` returns one by name: ``mnist`` (:func:`ganbook.data.load_mnist`),
-``cifar``, ``svhn`` and ``celeb`` (:mod:`ganbook.datasets`, from ``data_path``)
+:func:`load_original` returns one by name: ``mnist`` (:func:`ganbook.data.load_mnist`),
+``cifar``, ``svhn`` and ``celeb`` (:mod:`ganbook.data.images`, from ``data_path``)
 and ``digits``, scikit-learn's 8x8 digits saved by :func:`save_digits` as
 ``x_tr.npy``, ``y_tr.npy``, ``x_te.npy`` and ``y_te.npy``. A missing or
 unreadable file raises :class:`ganbook.data.DataError` with one sentence.
@@ -27,7 +27,8 @@ import numpy as np
 
 from ganbook.data.mnist import DataError, load_mnist
 
-#: The ``--dataset`` names of the original command line.
+#: The ``--dataset`` names of the original command line (``cifar`` and ``celeb`` are
+#: the book's ``cifar10`` and ``celeba``: :data:`ganbook.data.images.ORIGINAL_NAMES`).
 DATASETS = ("mnist", "cifar", "svhn", "celeb", "digits")
 #: Files of the digits data set, as the tutorial names them.
 DIGITS_FILES = ("x_tr.npy", "y_tr.npy", "x_te.npy", "y_te.npy")
@@ -159,7 +160,7 @@ def _nhwc(pixels) -> np.ndarray:
     return np.ascontiguousarray(pixels.numpy().transpose(0, 2, 3, 1))
 
 
-def load_dataset(name: str, data_path: str | Path | None = None) -> ImageData:
+def load_original(name: str, data_path: str | Path | None = None) -> ImageData:
     """The data set ``name`` (one of :data:`DATASETS`) with the original's interface.
 
     MNIST needs no ``data_path`` (it is the MNIST folder if given); the others
@@ -170,11 +171,12 @@ def load_dataset(name: str, data_path: str | Path | None = None) -> ImageData:
 
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+    name = datasets.canonical_name(name)
     if name == "digits":
         if data_path is None:
             raise DataError(
                 "digits needs data_path, the folder with x_tr.npy, y_tr.npy, x_te.npy and "
-                "y_te.npy; write them with ganbook.bgan_util.save_digits."
+                "y_te.npy; write them with ganbook.data.original.save_digits."
             )
         return Digits(data_path)
     if name == "mnist":
@@ -187,18 +189,18 @@ def load_dataset(name: str, data_path: str | Path | None = None) -> ImageData:
             10,
             f"MNIST, {train.source}",
         )
-    if name == "celeb":
+    if name == "celeba":
         faces = datasets.load_celeba(data_path)
         zeros = np.zeros(len(faces), dtype=np.int64)
         pixels = _nhwc(faces.pixels)
         return ImageData(pixels, zeros, pixels[:0], zeros[:0], 1, "CelebA")
-    loader = datasets.load_cifar10 if name == "cifar" else datasets.load_svhn
-    train, test = loader(data_path, "train"), loader(data_path, "test")
+    loader = datasets.LOADERS[name]
+    train_set, test_set = loader(data_path, "train"), loader(data_path, "test")
     return ImageData(
-        _nhwc(train.pixels),
-        train.labels.numpy(),
-        _nhwc(test.pixels),
-        test.labels.numpy(),
+        _nhwc(train_set.pixels),
+        train_set.labels.numpy(),
+        _nhwc(test_set.pixels),
+        test_set.labels.numpy(),
         10,
-        train.source,
+        train_set.source,
     )

@@ -17,9 +17,9 @@ from ganbook.dcgan.comparison import (
     compare,
 )
 from ganbook.dcgan.model import (
+    DATASETS,
     METHODS,
     SCALE_SETTINGS,
-    SHAPES,
     DCGANConfig,
     Discriminator,
     Generator,
@@ -46,7 +46,7 @@ __all__ = [
     "MONITOR_SAMPLES",
     "MONITOR_SEED",
     "SCALE_SETTINGS",
-    "SHAPES",
+    "DATASETS",
     "Comparison",
     "DCGANConfig",
     "Discriminator",

@@ -34,10 +34,11 @@ from torch import nn
 
 from ganbook.core.checkpoint import register
 from ganbook.core.settings import get_scale
+from ganbook.data.images import SHAPES
 from ganbook.dcgan import techniques
 
-#: Data set -> (channels, image size) of the images the networks make.
-SHAPES = {"mnist": (1, 28), "cifar10": (3, 32), "svhn": (3, 32), "celeba": (3, 64)}
+#: The data sets a DCGAN trains on (their shapes: :data:`ganbook.data.images.SHAPES`).
+DATASETS = ("mnist", "cifar10", "svhn", "celeba")
 
 #: The three variants the chapter compares: config fields each one changes.
 METHODS: dict[str, dict[str, Any]] = {
@@ -176,8 +177,8 @@ class DCGANConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.dataset not in SHAPES:
-            raise ValueError(f"dataset must be one of {', '.join(SHAPES)}, got {self.dataset!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
         for name in ("steps", "batch_size", "z_dim", "width", "sample_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -234,7 +235,7 @@ def config_for(scale: str | None = None, method: str = "plain", **overrides: Any
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     """Fresh G and D for a config dict (the checkpoint registry's builder)."""
-    channels, size = SHAPES[config["dataset"]]
+    channels, size = SHAPES[config["dataset"]]  # (channels, image size)
     return {
         "G": Generator(config["z_dim"], config["width"], channels, size),
         "D": Discriminator(
