@@ -34,6 +34,7 @@ from torch import nn
 from ganbook import dcgan
 from ganbook.bayesian import posterior as bg
 from ganbook.core.checkpoint import load, register
+from ganbook.core.sampling import eval_mode
 from ganbook.core.settings import get_scale
 from ganbook.data import images as image_data
 from ganbook.data.original import DATASETS
@@ -291,13 +292,11 @@ class BayesClassifier(nn.Module):
         """Predicted class (0..K-1) of each image, as an int64 tensor on the CPU."""
         self.check(images)
         device = self.D.stacked[0].device
-        was_training = self.training
-        self.eval()
-        out = [
-            self.probs(images[i : i + batch].to(device)).argmax(1).cpu()
-            for i in range(0, len(images), batch)
-        ]
-        self.train(was_training)
+        with eval_mode(self):
+            out = [
+                self.probs(images[i : i + batch].to(device)).argmax(1).cpu()
+                for i in range(0, len(images), batch)
+            ]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
 
@@ -307,13 +306,11 @@ def sample_accuracies(
 ) -> list[float]:
     """Test accuracy of each discriminator sample alone (to compare with the average)."""
     classifier.check(images)
-    was_training = classifier.training
-    classifier.eval()
-    device = classifier.D.stacked[0].device
-    x = images.to(device)
-    logits = classifier.D(x.expand(len(classifier.D), *x.shape))
-    predicted = logits[..., 1:].argmax(-1).cpu()
-    classifier.train(was_training)
+    with eval_mode(classifier):
+        device = classifier.D.stacked[0].device
+        x = images.to(device)
+        logits = classifier.D(x.expand(len(classifier.D), *x.shape))
+        predicted = logits[..., 1:].argmax(-1).cpu()
     return (predicted == labels.cpu()).float().mean(1).tolist()
 
 

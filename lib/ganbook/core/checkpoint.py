@@ -27,7 +27,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from ganbook.core.settings import cache_dir, get_device
 FORMAT = "ganbook-checkpoint/2"
 
 Builder = Callable[[dict[str, Any]], dict[str, nn.Module]]
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,17 @@ class Checkpoint:
 
     def __getitem__(self, name: str) -> nn.Module:
         return self.models[name]
+
+    def model(self, name: str, cls: type[ModuleT]) -> ModuleT:
+        """The network ``name``, checked to be a ``cls`` (so it is typed as one)."""
+        return of_type(self.models[name], cls)
+
+
+def of_type(model: nn.Module, cls: type[ModuleT]) -> ModuleT:
+    """``model`` checked to be a ``cls``: a built or loaded network, typed as its class."""
+    if not isinstance(model, cls):
+        raise TypeError(f"expected a {cls.__name__}, got a {type(model).__name__}")
+    return model
 
 
 def _kind(kind: str, module: str | None = None) -> Kind:

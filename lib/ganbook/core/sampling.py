@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ def eval_mode(*models: nn.Module) -> Iterator[None]:
             model.train(mode)
 
 
-def sample_z(k: int, n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
+def sample_z(k: int, n: int, z_dim: int, generator: torch.Generator | None) -> torch.Tensor:
     """The Bayesian GAN code's noise: z ~ Uniform(-1, 1), shape (k, n, z_dim), on the CPU."""
     return torch.rand(k, n, z_dim, generator=generator) * 2 - 1
 
@@ -38,7 +39,7 @@ def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> torch.Tensor:
     """``n`` images from G for z ~ N(0, I) drawn with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
-    z_dim = G.z_dim
+    z_dim = cast(int, G.z_dim)  # a plain attribute, which nn.Module's stubs cannot see
     chunks = [
         sample(G, torch.randn(min(batch, n - i), z_dim, generator=generator))
         for i in range(0, n, batch)

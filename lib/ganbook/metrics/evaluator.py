@@ -30,6 +30,7 @@ from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
 from ganbook.core.progress import progress
+from ganbook.core.sampling import eval_mode
 from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
 
@@ -127,10 +128,8 @@ def _batched(
 ) -> torch.Tensor:
     """``fn`` over ``images`` in chunks on ``model``'s device, in eval mode, on the CPU."""
     device = _device(model)
-    was_training = model.training
-    model.eval()
-    out = [fn(images[i : i + batch].to(device)).cpu() for i in range(0, len(images), batch)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [fn(images[i : i + batch].to(device)).cpu() for i in range(0, len(images), batch)]
     return torch.cat(out)
 
 
@@ -180,7 +179,7 @@ def class_histogram(labels: torch.Tensor | np.ndarray, classes: int = 10) -> np.
 class Evaluator:
     """Scores images against the real training digits with a trained classifier."""
 
-    classifier: nn.Module
+    classifier: DigitClassifier
     reference: tuple[np.ndarray, np.ndarray]
     test_accuracy: float
     source: str
@@ -237,7 +236,7 @@ def get_evaluator(scale: str | None = None, device: str | torch.device | None = 
         checkpoint = cached(
             "classifier", scale, key, lambda: train_classifier(epochs, device=device), device
         )
-        classifier = checkpoint["classifier"]
+        classifier = checkpoint.model("classifier", DigitClassifier)
         features = _batched(classifier, classifier.features, train_set.images).numpy()
         _EVALUATORS[memo] = Evaluator(
             classifier,

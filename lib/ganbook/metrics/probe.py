@@ -26,6 +26,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from ganbook.core.sampling import eval_mode
+
 #: The grid of C values that cross-validation chooses from.
 C_GRID = np.logspace(-4, 2, 7)
 
@@ -42,14 +44,12 @@ def discriminator_features(
     device = next(D.parameters()).device
     # A method of D's class, which nn.Module's stubs type as a parameter or submodule.
     hidden = cast(Callable[[torch.Tensor], list[torch.Tensor]], D.hidden)
-    was_training = D.training
-    D.eval()
-    out = []
-    for i in range(0, len(images), batch):
-        maps = hidden(images[i : i + batch].to(device))
-        pooled = [F.adaptive_max_pool2d(m, grid).flatten(1) for m in maps]
-        out.append(torch.cat(pooled, 1).cpu())
-    D.train(was_training)
+    with eval_mode(D):
+        out = []
+        for i in range(0, len(images), batch):
+            maps = hidden(images[i : i + batch].to(device))
+            pooled = [F.adaptive_max_pool2d(m, grid).flatten(1) for m in maps]
+            out.append(torch.cat(pooled, 1).cpu())
     return torch.cat(out).numpy()
 
 

@@ -74,11 +74,13 @@ def mh_select(
             chosen = x.clone()
             restart, restart_state = x.clone(), d.clone()
         else:
+            assert chosen is not None and restart is not None and restart_state is not None
             back = log_u <= mh_log_acceptance(restart_state, d)
             restart[back] = x[back]
             restart_state = torch.where(back, d, restart_state)
         chosen[accept] = x[accept]
         state = torch.where(accept, d, state)
         moved |= accept
+    assert chosen is not None and restart is not None  # set by the first of K >= 1 steps
     chosen[~moved] = restart[~moved]
     return Selection(chosen, n * K)

@@ -31,7 +31,8 @@ def rejection_sample(
     (default 10,000 per wanted sample) with what it has.
     """
     limit = max_proposals or 10_000 * n
-    kept, used = [], 0
+    kept: list[torch.Tensor] = []
+    used = 0
     while sum(len(k) for k in kept) < n and used < limit:
         x, d = propose(batch)
         accept = torch.rand(len(x), generator=generator) < torch.exp(d.double() - log_M)
@@ -105,7 +106,8 @@ def drs(
     _, burn_logits = propose(burn_in)
     log_M = burn_logits.double().max()
     limit = max_proposals or 1000 * n
-    kept, used = [], 0
+    kept: list[torch.Tensor] = []
+    used = 0
     while sum(len(k) for k in kept) < n and used < limit:
         x, d = propose(batch)
         running = torch.cummax(torch.maximum(d.double(), log_M), 0).values

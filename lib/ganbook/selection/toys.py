@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import torch
@@ -245,7 +245,7 @@ def refine_discriminator(
     D = copy.deepcopy(D).train()
     G = G.eval()
     opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    z_dim = G.z_dim
+    z_dim = cast(int, G.z_dim)  # a plain attribute, unseen by nn.Module's stubs
     for _ in range(steps):
         x = real[torch.randint(len(real), (batch_size,), generator=generator)]
         with torch.no_grad():

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbook.core.sampling import eval_mode
+
 NUM_CLASSES = 10
 IMAGE_SIZE = 64
 #: Input sizes the networks support: the seed's 64, and 32 for a CPU.
@@ -233,13 +235,11 @@ class Classifier(nn.Module):
         """Predicted digit (0-9) of each image, as an int64 tensor on the CPU."""
         check_images(images, self.D.image_size)
         device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        out = [
-            self(images[i : i + batch].to(device)).argmax(1).cpu()
-            for i in range(0, len(images), batch)
-        ]
-        self.train(was_training)
+        with eval_mode(self):
+            out = [
+                self(images[i : i + batch].to(device)).argmax(1).cpu()
+                for i in range(0, len(images), batch)
+            ]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
 

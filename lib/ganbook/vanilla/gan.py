@@ -135,7 +135,7 @@ class GANConfig:
 
 
 #: Steps and sampling interval per scale; ``paper`` is the seed's own run.
-SCALE_SETTINGS = {
+SCALE_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {"steps": 150, "sample_every": 50},
     "book": {"steps": 12_000, "sample_every": 500},
     "paper": {"steps": 30_000, "sample_every": 200},
