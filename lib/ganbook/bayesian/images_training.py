@@ -29,7 +29,7 @@ from ganbook.bayesian.sghmc import SGHMC
 from ganbook.core.batchnorm import average_batch_statistics, calibration_images
 from ganbook.core.checkpoint import Checkpoint, cached, of_type
 from ganbook.core.progress import progress
-from ganbook.core.sampling import eval_mode, sample_z
+from ganbook.core.sampling import generate_stacked, sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data import subsets
 from ganbook.data.original import ImageData, load_original
@@ -47,10 +47,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 def generate(G: bg.Stacked, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` images from each generator sample (eval mode): shape (K, n, C, H, W), on the CPU."""
     z_dim = cast(int, G.skeleton.z_dim)  # a plain attribute, unseen by nn.Module's stubs
-    z = sample_z(len(G), n, z_dim, torch.Generator().manual_seed(seed))
-    with eval_mode(G):
-        images = G(z.to(G.stacked[0].device)).cpu()
-    return images
+    return generate_stacked(G, n, z_dim, torch.Generator().manual_seed(seed))
 
 
 def pooled(images: torch.Tensor) -> torch.Tensor:

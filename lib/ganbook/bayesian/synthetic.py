@@ -42,7 +42,7 @@ from ganbook.bayesian.posterior import Posterior, Stacked, d_step, g_step
 from ganbook.bayesian.sghmc import SGHMC
 from ganbook.core.checkpoint import Checkpoint, cached, of_type, register
 from ganbook.core.progress import progress
-from ganbook.core.sampling import sample_z
+from ganbook.core.sampling import generate_stacked, sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
 
 N_POINTS = 10_000
@@ -226,9 +226,7 @@ register("bgan_synth", build, sources=())
 @torch.no_grad()
 def generate(G: Stacked, n: int, z_dim: int, generator: torch.Generator) -> np.ndarray:
     """``n`` points from each generator sample, pooled: shape (K * n, x_dim)."""
-    device = G.stacked[0].device
-    z = sample_z(len(G), n, z_dim, generator).to(device)
-    return G(z).reshape(len(G) * n, -1).cpu().numpy()
+    return generate_stacked(G, n, z_dim, generator).reshape(len(G) * n, -1).numpy()
 
 
 def _optimizers(

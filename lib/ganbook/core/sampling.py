@@ -45,3 +45,17 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> torch.Te
         for i in range(0, n, batch)
     ]
     return torch.cat(chunks)
+
+
+@torch.no_grad()
+def generate_stacked(
+    G: nn.Module, n: int, z_dim: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``n`` samples from each of a stacked G's K weight samples, for z ~ U(-1, 1).
+
+    ``G`` maps (K, n, z_dim) to (K, n, ...) (a :class:`ganbook.bayesian.posterior.Stacked`
+    generator); the result, in eval mode, is on the CPU with shape (K, n, ...).
+    """
+    z = sample_z(len(G), n, z_dim, generator)  # type: ignore[arg-type]
+    with eval_mode(G):
+        return G(z.to(next(G.parameters()).device)).cpu()
