@@ -232,9 +232,9 @@ def test_config_refuses_bad_values():
     for fields, message in [
         ({"numz": 0}, "numz must be at least 1"),
         ({"num_mcmc": 0}, "num_mcmc must be at least 1"),
-        ({"lr": -1e-3}, "lr must be positive"),
+        ({"lr": -1e-3}, "lr must be a finite number above 0"),
         ({"dataset": "lsun"}, "dataset must be one of"),
-        ({"optimizer": "rmsprop"}, "optimizer must be adam or sgd"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of .adam., .sgd."),
         ({"semi_supervised": True, "wasserstein": True}, "cannot be --semi_supervised"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -42,14 +42,14 @@ def test_defaults_are_the_original_scripts(tmp_path):
     [
         (["--numz", "0"], "numz must be at least 1"),
         (["--num_mcmc", "0"], "num_mcmc must be at least 1"),
-        (["--lr", "-0.001"], "lr must be positive"),
+        (["--lr", "-0.001"], "lr must be a finite number above 0"),
         (["--dataset", "imagenet"], "unknown --dataset 'imagenet'"),
         (["--dataset", "digits", "--data_path", "EMPTY"], "x_tr.npy is missing"),
         (["--dataset", "svhn", "--data_path", "EMPTY"], "train_32x32.mat is missing"),
         (["--dataset", "digits", "--data_path", "DIGITS", "--semi", "-N", "5000"], "larger than"),
         (["--dataset", "digits", "--data_path", "DIGITS", "--semi", "-N", "55"], "multiple of"),
         (["--semi", "--wasserstein"], "cannot be --semi_supervised"),
-        (["--optimizer", "rmsprop"], "optimizer must be adam or sgd"),
+        (["--optimizer", "rmsprop"], "optimizer must be one of 'adam', 'sgd'"),
         (["--numz", "two"], "invalid int value"),
     ],
 )

@@ -82,7 +82,7 @@ def test_chapter4_images_paper():
 def test_chapter5_toys_paper(task):
     from ganbook.selection import toys
 
-    config = toys.config_for(task, "paper")
+    config = toys.config_for("paper", task=task)
     assert config.n_train == 50_000
-    result = toys.train(toys.config_for(task, "paper", epochs=1, n_train=200), CPU, quiet=True)
+    result = toys.train(toys.config_for("paper", task=task, epochs=1, n_train=200), CPU, quiet=True)
     _finite(result)

@@ -59,7 +59,9 @@ def test_networks_are_four_layers_of_100_relu():
 
 
 def test_training_keeps_snapshots_and_scores_each_method(tmp_path):
-    config = toy.config_for("grid25", "smoke", epochs=2, n_train=200, hidden=8, snapshot_every=1)
+    config = toy.config_for(
+        "smoke", task="grid25", epochs=2, n_train=200, hidden=8, snapshot_every=1
+    )
     run = toy.train(config, quiet=True)
     assert sorted(run.extra["snapshots"]) == [0, 1, 2]
     assert all(np.isfinite(row["d_loss"]) for row in run.log)
@@ -74,4 +76,4 @@ def test_training_keeps_snapshots_and_scores_each_method(tmp_path):
 
 def test_bad_task_is_a_clear_error():
     with pytest.raises(ValueError, match="task must be one of"):
-        toy.config_for("spiral")
+        toy.config_for(task="spiral")

@@ -24,7 +24,7 @@ original's flag did not reach its model).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ from torch import nn
 from ganbook import dcgan
 from ganbook.bayesian import posterior as bg
 from ganbook.core.checkpoint import load, register
+from ganbook.core.config import Config, scaled
 from ganbook.core.sampling import eval_mode
 from ganbook.core.settings import get_scale
 from ganbook.data import images as image_data
@@ -71,7 +72,7 @@ class Discriminator(dcgan.Discriminator):
 
 
 @dataclass(frozen=True)
-class BDCGANConfig:
+class BDCGANConfig(Config):
     """One run of the image Bayesian GAN; the defaults are the original script's.
 
     ``labels`` is the original's ``-N`` (labelled images, semi-supervised);
@@ -101,24 +102,17 @@ class BDCGANConfig:
     n_save: int = 100
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        for name in "z_dim width numz num_mcmc num_disc batch_size gen_observed labels".split():
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("train_iter", "n_save"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "prior_std"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 < self.alpha <= 1:
+    counts = tuple(
+        "z_dim width numz num_mcmc num_disc batch_size gen_observed labels train_iter "
+        "n_save".split()
+    )
+    naturals = ("burn_in", "ml_ensemble", "seed")
+    positive = ("lr", "prior_std", "alpha", "gp_weight")
+    choices = {"dataset": DATASETS, "optimizer": OPTIMIZERS}
+
+    def check(self) -> None:
+        if self.alpha > 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.burn_in < 0 or self.ml_ensemble < 0 or self.seed < 0:
-            raise ValueError("burn_in, ml_ensemble and random_seed must be 0 or more")
         if self.semi_supervised and self.wasserstein:
             raise ValueError("--wasserstein has no classes; it cannot be --semi_supervised")
         if self.semi_supervised and image_data.NUM_CLASSES[self.data_name] < 2:
@@ -160,8 +154,6 @@ class BDCGANConfig:
             return f"{self.ml_ensemble} ML DCGAN{'s' if self.ml_ensemble > 1 else ''} ({loss})"
         return f"Bayesian {loss} J={self.numz} M={self.num_mcmc}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Per scale: the fields of the chapter's MNIST runs. ``paper`` is the seed's
@@ -215,7 +207,7 @@ SCORED_SAMPLES = {"smoke": 300, "book": 2000, "paper": 10_000}
 
 def config_for(scale: str | None = None, **overrides: Any) -> BDCGANConfig:
     """The chapter's MNIST config at ``scale``, with any field overridden."""
-    return replace(BDCGANConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides)
+    return scaled(BDCGANConfig, SCALE_SETTINGS, scale, **overrides)
 
 
 def semi_config_for(scale: str | None = None, **overrides: Any) -> BDCGANConfig:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +41,7 @@ from ganbook.bayesian.divergence import JSEstimator
 from ganbook.bayesian.posterior import Posterior, Stacked, d_step, g_step
 from ganbook.bayesian.sghmc import SGHMC
 from ganbook.core.checkpoint import Checkpoint, cached, of_type, register
+from ganbook.core.config import Config, scaled
 from ganbook.core.progress import progress
 from ganbook.core.sampling import generate_stacked, sample_z
 from ganbook.core.settings import get_device, get_scale, seed_everything
@@ -126,7 +127,7 @@ def js_estimator(x_dim: int = 100) -> JSEstimator:
 
 
 @dataclass(frozen=True)
-class SynthConfig:
+class SynthConfig(Config):
     """One run of the synthetic experiment. Defaults: the original ``bgan_synth`` (numz 10).
 
     ``numz`` (J) and ``num_mcmc`` (M) give J*M generators and ``num_disc`` * M
@@ -172,28 +173,19 @@ class SynthConfig:
     def num_discriminators(self) -> int:
         return self.num_disc * self.num_mcmc
 
-    def validate(self) -> SynthConfig:
-        """Return self, or raise ValueError naming the first bad setting."""
-        at_least_one = (
-            "z_dim numz num_mcmc num_disc train_iter batch_size gen_observed hidden "
-            "eval_every eval_batches"
-        ).split()
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+    counts = tuple(
+        "z_dim numz num_mcmc num_disc train_iter batch_size gen_observed hidden "
+        "eval_every eval_batches".split()
+    )
+    naturals = ("burn_in", "seed")
+    positive = ("lr", "prior_std", "alpha")
+
+    def check(self) -> None:
         if self.x_dim < 2:
             raise ValueError(f"x_dim must be at least 2 (the JS is taken in 2-D), got {self.x_dim}")
-        for name in ("lr", "prior_std"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 < self.alpha <= 1:
+        if self.alpha > 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.burn_in < 0 or self.seed < 0:
-            raise ValueError("burn_in and seed must be 0 or more")
-        return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Per scale: iterations and width. ``paper`` is the seed's own command (5,000 iterations).
@@ -206,7 +198,7 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
 
 def config_for(scale: str | None = None, **overrides: Any) -> SynthConfig:
     """The synthetic config at ``scale`` with any field overridden."""
-    return replace(SynthConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides).validate()
+    return scaled(SynthConfig, SCALE_SETTINGS, scale, **overrides)
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:

@@ -96,7 +96,7 @@ def _toy_trainer(task: str) -> Callable[[argparse.Namespace], checkpoint.Checkpo
         overrides = {"seed": args.seed}
         if args.steps is not None:
             overrides["epochs"] = args.steps
-        return toy.train(toy.config_for(task, args.scale, **overrides), device=args.device)
+        return toy.train(toy.config_for(args.scale, task=task, **overrides), device=args.device)
 
     return train
 

@@ -26,14 +26,14 @@ layer in front of D's output unit.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from ganbook.core.checkpoint import register
-from ganbook.core.settings import get_scale
+from ganbook.core.config import Config, scaled
 from ganbook.data.images import SHAPES
 from ganbook.dcgan import techniques
 
@@ -156,7 +156,7 @@ class Discriminator(nn.Module):
 
 
 @dataclass(frozen=True)
-class DCGANConfig:
+class DCGANConfig(Config):
     """Everything that defines a DCGAN run; the defaults are the paper's numbers.
 
     ``paper`` scale trains 11,700 steps of 128, 25 epochs of the 60,000 MNIST
@@ -176,12 +176,12 @@ class DCGANConfig:
     sample_every: int = 500
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        for name in ("steps", "batch_size", "z_dim", "width", "sample_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+    counts = ("steps", "batch_size", "z_dim", "width", "sample_every", "minibatch_dims")
+    naturals = ("minibatch_kernels", "seed")
+    positive = ("lr",)
+    choices = {"dataset": DATASETS, "feature_matching": (True, False)}
+
+    def check(self) -> None:
         if self.minibatch_kernels and self.batch_size < 2:
             raise ValueError("minibatch discrimination needs batches of at least 2")
 
@@ -195,8 +195,6 @@ class DCGANConfig:
             parts.append("minibatch discrimination")
         return " + ".join(parts) or "plain"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Per scale: the config's fields for the chapter's DCGAN, the fields the
@@ -229,8 +227,8 @@ def config_for(scale: str | None = None, method: str = "plain", **overrides: Any
     """The DCGAN config at ``scale`` for one of :data:`METHODS`, with fields overridden."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    settings = SCALE_SETTINGS[get_scale(scale)]["config"]
-    return replace(DCGANConfig(**settings), **{**METHODS[method], **overrides})
+    settings = {name: values["config"] for name, values in SCALE_SETTINGS.items()}
+    return scaled(DCGANConfig, settings, scale, **{**METHODS[method], **overrides})
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:

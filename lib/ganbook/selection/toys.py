@@ -13,7 +13,7 @@ scored with the metrics of :mod:`ganbook.selection.mixtures`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pandas as pd
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.config import Config, scaled
 from ganbook.core.losses import bce, generator_loss
 from ganbook.core.progress import progress
 from ganbook.core.settings import get_device, get_scale, seed_everything
@@ -73,7 +74,7 @@ class Discriminator(nn.Module):
 
 
 @dataclass(frozen=True)
-class ToyConfig:
+class ToyConfig(Config):
     """A toy GAN run: the task, the networks, the training budget and the seed.
 
     ``snapshot_every`` epochs (and after the last) the networks' weights are kept
@@ -92,19 +93,15 @@ class ToyConfig:
     snapshot_every: int = 1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.task not in MIXTURES:
-            raise ValueError(f"task must be one of {', '.join(MIXTURES)}, got {self.task!r}")
-        for name in ("n_train", "epochs", "batch_size", "z_dim", "hidden", "snapshot_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+    counts = ("n_train", "epochs", "batch_size", "z_dim", "hidden", "layers", "snapshot_every")
+    naturals = ("seed",)
+    positive = ("lr",)
+    choices = {"task": tuple(MIXTURES)}
 
     @property
     def mixture(self) -> Mixture:
         return MIXTURES[self.task]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Per scale and task: the config fields. The papers do not give the data size or
@@ -125,11 +122,12 @@ SCALE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def config_for(task: str, scale: str | None = None, **overrides: Any) -> ToyConfig:
+def config_for(scale: str | None = None, *, task: str = "grid25", **overrides: Any) -> ToyConfig:
     """The ``task``'s config at ``scale``, with fields overridden."""
     if task not in MIXTURES:
         raise ValueError(f"task must be one of {', '.join(MIXTURES)}, got {task!r}")
-    return replace(ToyConfig(task=task, **SCALE_SETTINGS[get_scale(scale)][task]), **overrides)
+    settings = {name: {"task": task, **tasks[task]} for name, tasks in SCALE_SETTINGS.items()}
+    return scaled(ToyConfig, settings, scale, **overrides)
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 
 from ganbook.core.batchnorm import average_batch_statistics, calibration_images
 from ganbook.core.checkpoint import Checkpoint, cached, config_key, load, of_type, register
+from ganbook.core.config import Config, scaled
 from ganbook.core.progress import progress
 from ganbook.core.sampling import sample
 from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
@@ -29,11 +30,11 @@ from ganbook.ssl.labels import MASKS, Batches, labelled_subset
 from ganbook.ssl.losses import D_LOSSES, G_LOSSES
 from ganbook.ssl.models import (
     IMAGE_SIZE,
+    IMAGE_SIZES,
     NUM_CLASSES,
     Classifier,
     Discriminator,
     Generator,
-    _check_size,
     resize,
 )
 
@@ -43,7 +44,7 @@ MODELS = ("eleven", "klogit", "supervised")
 
 
 @dataclass(frozen=True)
-class SSGANConfig:
+class SSGANConfig(Config):
     """Everything that defines one run (defaults: the seed's own settings)."""
 
     model: str = "eleven"
@@ -62,17 +63,14 @@ class SSGANConfig:
     seed: int = 0
     label_seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.mask not in MASKS:
-            raise ValueError(f"mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
-        _check_size(self.image_size)
-        if self.width <= 0 or self.steps < 1 or self.batch_size < 1 or self.labelled_batch < 1:
-            raise ValueError("width, steps, batch_size and labelled_batch must be positive")
+    counts = ("labels", "steps", "batch_size", "labelled_batch", "z_dim", "eval_every")
+    naturals = ("seed", "label_seed")
+    positive = ("width", "keep_prob", "lr")
+    choices = {"model": MODELS, "mask": MASKS, "image_size": IMAGE_SIZES}
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def check(self) -> None:
+        if self.keep_prob > 1:
+            raise ValueError(f"keep_prob must be at most 1, got {self.keep_prob}")
 
 
 #: Per scale. ``paper`` is the seed's: full widths, 64x64, batch 128, Adam 2e-4,
@@ -112,7 +110,7 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
 
 def config_for(scale: str | None = None, **overrides: Any) -> SSGANConfig:
     """The chapter 3 config at ``scale``, with any field overridden."""
-    return replace(SSGANConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides)
+    return scaled(SSGANConfig, SCALE_SETTINGS, scale, **overrides)
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.config import Config, scaled
 from ganbook.core.losses import bce, generator_loss
 from ganbook.core.progress import progress
 from ganbook.core.sampling import generate, sample
@@ -113,8 +114,17 @@ def accuracy(logits: torch.Tensor, target: float) -> float:
 
 
 @dataclass(frozen=True)
-class GANConfig:
+class GANConfig(Config):
     """Everything that defines a chapter 1 training run (defaults: the seed's)."""
+
+    counts = ("steps", "batch_size", "z_dim", "sample_every", "d_steps")
+    naturals = ("seed", "d_pretrain")
+    positive = ("lr",)
+    choices = {
+        "batchnorm": ("keras", "eps_trap"),
+        "g_loss": ("non_saturating", "saturating"),
+        "freeze_d": (True, False),
+    }
 
     steps: int = 30_000
     batch_size: int = 32
@@ -130,8 +140,6 @@ class GANConfig:
     d_pretrain: int = 0
     d_steps: int = 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Steps and sampling interval per scale; ``paper`` is the seed's own run.
@@ -144,7 +152,7 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
 
 def config_for(scale: str | None = None, **overrides: Any) -> GANConfig:
     """The chapter 1 config at ``scale``, with any field overridden."""
-    return replace(GANConfig(**SCALE_SETTINGS[get_scale(scale)]), **overrides)
+    return scaled(GANConfig, SCALE_SETTINGS, scale, **overrides)
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:
