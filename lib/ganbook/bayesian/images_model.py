@@ -325,7 +325,9 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return models
 
 
-register("bayesian_dcgan", build, sources=("ganbook.dcgan", "ganbook.data"))
+register(
+    "bayesian_dcgan", build, sources=("ganbook.dcgan", "ganbook.core.batchnorm", "ganbook.core.losses", "ganbook.core.sampling", "ganbook.data")
+)
 
 
 def load_classifier(path: str, device: str | torch.device | None = None) -> BayesClassifier:

@@ -212,7 +212,7 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return {"G": G, "D": D}
 
 
-register("bgan_synth", build, sources=())
+register("bgan_synth", build, sources=("ganbook.core.sampling",))
 
 
 @torch.no_grad()

@@ -1,9 +1,12 @@
 """The layer every chapter stands on.
 
 settings    scale, device, seed and folders (``GANBOOK_SCALE``, ``GANBOOK_DEVICE`` ...)
+config      the base of every chapter's config: fields checked the same way
 checkpoint  save, load and cache trained models; chapters register their model kinds
-losses      the binary cross-entropy losses of the original GAN game
-sampling    drawing z and turning a generator into images
+losses      the losses of the original GAN game on D's logits, and feature matching
+loop        the alternating D/G training loop with samples and monitoring
+sampling    drawing z, eval mode, turning a generator into images
+batchnorm   BatchNorm statistics re-estimated on real images before scoring
 progress    progress bars for long loops
 plots       the book's plot style and image grids
 source      show the source of a library function in a notebook

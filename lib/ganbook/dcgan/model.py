@@ -242,4 +242,4 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
-register("dcgan", build, sources=("ganbook.core.losses", "ganbook.core.sampling", "ganbook.data"))
+register("dcgan", build, sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"))

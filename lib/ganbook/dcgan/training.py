@@ -8,7 +8,6 @@ non-saturating loss -log D(G(z)) or, with ``feature_matching``, on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import torch
@@ -16,9 +15,9 @@ from torch import nn
 
 from ganbook.core import losses
 from ganbook.core.checkpoint import Checkpoint, cached, of_type
+from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
-from ganbook.core.progress import progress
-from ganbook.core.sampling import generate, sample
+from ganbook.core.sampling import generate
 from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
 from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
@@ -114,38 +113,36 @@ def train(
     betas = (config.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
-    log, samples, monitored = [], {}, []
-    start = time.perf_counter()
-    bar = progress(config.steps, f"DCGAN ({config.method}, seed {config.seed})", disable=quiet)
-    for step in range(config.steps + 1):
-        if step % config.sample_every == 0 or step == config.steps:
-            samples[step] = sample(G, fixed_z)
-            if monitor is not None:
-                monitored.append({"step": step, **monitor(G)})
-        if step == config.steps:
-            break
+
+    def iteration() -> dict[str, float]:
         idx = torch.randint(len(data), (config.batch_size,), generator=generator)
         z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
-        entry = train_step(
-            G, D, opt_g, opt_d, real_batch(data, idx, device), z, config.feature_matching
-        )
-        log.append({"step": step, **entry})
-        if log_every and step % log_every == 0:
-            bar.write(
-                f"{step} [D loss: {entry['d_loss']:.4f}, D(x): {entry['d_real']:.3f}, "
-                f"D(G(z)): {entry['d_fake']:.3f}] [G loss: {entry['g_loss']:.4f}]"
-            )
-        bar.update(1)
-    bar.close()
+        real = real_batch(data, idx, device)
+        return train_step(G, D, opt_g, opt_d, real, z, config.feature_matching)
+
+    run = alternate(
+        iteration,
+        G,
+        fixed_z,
+        config.steps,
+        config.sample_every,
+        monitor=monitor,
+        description=f"DCGAN ({config.method}, seed {config.seed})",
+        log_every=log_every,
+        log_line=log_line,
+        quiet=quiet,
+    )
     G.eval()
     D.eval()
-    extra = {
-        "samples": samples,
-        "monitor": monitored,
-        "seconds": time.perf_counter() - start,
-        "fixed_z": fixed_z,
-    }
-    return Checkpoint("dcgan", config.to_dict(), {"G": G, "D": D}, log, extra)
+    return Checkpoint("dcgan", config.to_dict(), {"G": G, "D": D}, run.log, run.extra(fixed_z))
+
+
+def log_line(step: int, entry: dict[str, float]) -> str:
+    """A DCGAN progress line: losses and D's mean verdicts on real and generated images."""
+    return (
+        f"{step} [D loss: {entry['d_loss']:.4f}, D(x): {entry['d_real']:.3f}, "
+        f"D(G(z)): {entry['d_fake']:.3f}] [G loss: {entry['g_loss']:.4f}]"
+    )
 
 
 def trained(

@@ -18,7 +18,6 @@ half-batch (label 0), then G takes one step through the "combined model"
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,8 @@ from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
 from ganbook.core.config import Config, scaled
+from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
-from ganbook.core.progress import progress
 from ganbook.core.sampling import generate, sample
 from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
@@ -163,7 +162,7 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
-register("gan", build, sources=("ganbook.core.losses", "ganbook.core.sampling", "ganbook.data"))
+register("gan", build, sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"))
 
 
 def d_step(
@@ -270,32 +269,21 @@ def train(
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
     for _ in range(config.d_pretrain):
         d_step(G, D, opt_d, data, config, generator)
-    log, samples, monitored = [], {}, []
-    start = time.perf_counter()
-    bar = progress(config.steps, "training GAN", disable=quiet)
-    for step in range(config.steps + 1):
-        if step % config.sample_every == 0 or step == config.steps:
-            samples[step] = sample(G, fixed_z)
-            if monitor is not None:
-                monitored.append({"step": step, **monitor(G)})
-        if step == config.steps:
-            break
-        entry = train_step(G, D, opt_g, opt_d, data, config, generator)
-        entry["step"] = step
-        log.append(entry)
-        if log_every and step % log_every == 0:
-            bar.write(log_line(step, entry))
-        bar.update(1)
-    bar.close()
-    extra = {
-        "samples": samples,
-        "monitor": monitored,
-        "seconds": time.perf_counter() - start,
-        "fixed_z": fixed_z,
-    }
+    run = alternate(
+        lambda: train_step(G, D, opt_g, opt_d, data, config, generator),
+        G,
+        fixed_z,
+        config.steps,
+        config.sample_every,
+        monitor=monitor,
+        description="training GAN",
+        log_every=log_every,
+        log_line=log_line,
+        quiet=quiet,
+    )
     G.eval()
     D.eval()
-    return Checkpoint("gan", config.to_dict(), {"G": G, "D": D}, log, extra)
+    return Checkpoint("gan", config.to_dict(), {"G": G, "D": D}, run.log, run.extra(fixed_z))
 
 
 def trained(
