@@ -155,7 +155,6 @@ class BDCGANConfig(Config):
         return f"Bayesian {loss} J={self.numz} M={self.num_mcmc}"
 
 
-
 #: Per scale: the fields of the chapter's MNIST runs. ``paper`` is the seed's
 #: semi-supervised MNIST command (numz 5, num_mcmc 5, lr 0.001, 30,000 iterations).
 SCALE_SETTINGS: dict[str, dict[str, Any]] = {
@@ -326,7 +325,15 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
 
 
 register(
-    "bayesian_dcgan", build, sources=("ganbook.dcgan", "ganbook.core.batchnorm", "ganbook.core.losses", "ganbook.core.sampling", "ganbook.data")
+    "bayesian_dcgan",
+    build,
+    sources=(
+        "ganbook.dcgan",
+        "ganbook.core.batchnorm",
+        "ganbook.core.losses",
+        "ganbook.core.sampling",
+        "ganbook.data",
+    ),
 )
 
 

@@ -196,7 +196,6 @@ class DCGANConfig(Config):
         return " + ".join(parts) or "plain"
 
 
-
 #: Per scale: the config's fields for the chapter's DCGAN, the fields the
 #: comparison runs change (a shorter budget at ``book`` scale, so that nine runs
 #: fit a CPU), the comparison's seeds and the number of generated images each
@@ -242,4 +241,8 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
-register("dcgan", build, sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"))
+register(
+    "dcgan",
+    build,
+    sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"),
+)

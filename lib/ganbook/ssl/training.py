@@ -125,7 +125,16 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     return models
 
 
-register("ssgan", build, sources=("ganbook.core.losses", "ganbook.core.batchnorm", "ganbook.core.sampling", "ganbook.data"))
+register(
+    "ssgan",
+    build,
+    sources=(
+        "ganbook.core.losses",
+        "ganbook.core.batchnorm",
+        "ganbook.core.sampling",
+        "ganbook.data",
+    ),
+)
 
 
 def accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:

@@ -140,7 +140,6 @@ class GANConfig(Config):
     d_steps: int = 1
 
 
-
 #: Steps and sampling interval per scale; ``paper`` is the seed's own run.
 SCALE_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {"steps": 150, "sample_every": 50},
@@ -162,7 +161,11 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     }
 
 
-register("gan", build, sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"))
+register(
+    "gan",
+    build,
+    sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"),
+)
 
 
 def d_step(
