@@ -6,42 +6,7 @@ import torch
 from scipy import stats
 
 from ganbook import selection as mhgan
-
-# p_data: two Gaussians at -1 and 1 (sd 0.5); p_G: one wide Gaussian (sd 1.5).
-# p_data / p_G is bounded (p_G has the heavier tails), so rejection sampling works.
-SD_G = 1.5
-DATA = [(-1.0, 0.5), (1.0, 0.5)]
-
-
-def data_logpdf(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(*[stats.norm.logpdf(x, m, s) + np.log(0.5) for m, s in DATA])
-
-
-def data_cdf(x: np.ndarray) -> np.ndarray:
-    return sum(0.5 * stats.norm.cdf(x, m, s) for m, s in DATA)
-
-
-def optimal_logit(x: torch.Tensor) -> torch.Tensor:
-    """logit D*(x) = log p_data(x) - log p_G(x): the exact optimal discriminator."""
-    x = x.double().numpy().ravel()
-    return torch.from_numpy(data_logpdf(x) - stats.norm.logpdf(x, 0.0, SD_G))
-
-
-def exact_proposer(seed: int) -> mhgan.Proposer:
-    generator = torch.Generator().manual_seed(seed)
-
-    def propose(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = SD_G * torch.randn(n, 1, generator=generator, dtype=torch.float64)
-        return x, optimal_logit(x)
-
-    return propose
-
-
-def real_logits(n: int, seed: int) -> torch.Tensor:
-    rng = np.random.default_rng(seed)
-    means = rng.choice([m for m, _ in DATA], n)
-    return optimal_logit(torch.from_numpy(means + 0.5 * rng.standard_normal(n)))
-
+from ganbook.selection.exact import data_cdf, exact_proposer, optimal_logit, real_logits
 
 # Goodness of fit: the KS test of 2,000 samples against p_data must not reject at 1%.
 N, ALPHA = 2000, 0.01

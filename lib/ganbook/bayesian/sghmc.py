@@ -113,3 +113,43 @@ def noise_loss(
         for w in params
     ]
     return torch.stack(terms).sum() * noise_std / scale
+
+
+def gaussian_chains(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    lr: float = 0.01,
+    alpha: float = 0.1,
+    steps: int = 1500,
+    burn_in: int = 500,
+    thin: int = 25,
+    chains: int = 2000,
+    seed: int = 0,
+) -> torch.Tensor:
+    """SGHMC on a posterior we know, N(mu, sigma): U = (theta - mu)^T sigma^-1 (theta - mu) / 2.
+
+    ``chains`` independent chains run side by side in one tensor (the update
+    treats every number on its own, so they do not interact), all from 0. The
+    states every ``thin`` steps after ``burn_in`` are returned, pooled: shape
+    (samples, d). With ``temperature`` 1 they are samples of N(mu, sigma).
+    """
+    precision = torch.linalg.inv(sigma)
+    theta = torch.zeros(chains, len(mu), requires_grad=True)
+    opt = SGHMC(
+        [theta],
+        lr=lr,
+        alpha=alpha,
+        temperature=temperature,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    kept = []
+    for step in range(steps):
+        opt.zero_grad()
+        d = theta - mu
+        (0.5 * ((d @ precision) * d).sum()).backward()
+        opt.step()
+        if step >= burn_in and step % thin == 0:
+            kept.append(theta.detach().clone())
+    return torch.cat(kept)
