@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ganbook.data.mnist import DataError, load_mnist
 
@@ -181,14 +182,8 @@ def load_original(name: str, data_path: str | Path | None = None) -> ImageData:
         return Digits(data_path)
     if name == "mnist":
         train, test = load_mnist("train", root=data_path), load_mnist("test", root=data_path)
-        return ImageData(
-            _nhwc(train.images),
-            train.labels.numpy(),
-            _nhwc(test.images),
-            test.labels.numpy(),
-            10,
-            f"MNIST, {train.source}",
-        )
+        source = f"MNIST, {train.source}"
+        return _from_splits(train.images, train.labels, test.images, test.labels, source)
     if name == "celeba":
         faces = datasets.load_celeba(data_path)
         zeros = np.zeros(len(faces), dtype=np.int64)
@@ -196,11 +191,24 @@ def load_original(name: str, data_path: str | Path | None = None) -> ImageData:
         return ImageData(pixels, zeros, pixels[:0], zeros[:0], 1, "CelebA")
     loader = datasets.LOADERS[name]
     train_set, test_set = loader(data_path, "train"), loader(data_path, "test")
+    return _from_splits(
+        train_set.pixels, train_set.labels, test_set.pixels, test_set.labels, train_set.source
+    )
+
+
+def _from_splits(
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    source: str,
+) -> ImageData:
+    """A ten-class data set with the original's interface from (N, C, H, W) splits."""
     return ImageData(
-        _nhwc(train_set.pixels),
-        train_set.labels.numpy(),
-        _nhwc(test_set.pixels),
-        test_set.labels.numpy(),
+        _nhwc(train_images),
+        train_labels.numpy(),
+        _nhwc(test_images),
+        test_labels.numpy(),
         10,
-        train_set.source,
+        source,
     )

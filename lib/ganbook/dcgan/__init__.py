@@ -29,8 +29,6 @@ from ganbook.dcgan.model import (
     weights_init,
 )
 from ganbook.dcgan.training import (
-    MONITOR_SAMPLES,
-    MONITOR_SEED,
     real_batch,
     train,
     train_step,
@@ -43,8 +41,6 @@ __all__ = [
     "COLLAPSE_MIN_CLASSES",
     "EVAL_SEED",
     "METHODS",
-    "MONITOR_SAMPLES",
-    "MONITOR_SEED",
     "SCALE_SETTINGS",
     "DATASETS",
     "Comparison",

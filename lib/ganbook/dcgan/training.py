@@ -14,17 +14,15 @@ import torch
 from torch import nn
 
 from ganbook.core import losses
-from ganbook.core.checkpoint import Checkpoint, cached, of_type
+from ganbook.core.checkpoint import Checkpoint, of_type
 from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
-from ganbook.core.sampling import generate
-from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.core.settings import get_device, seed_everything
 from ganbook.data.mnist import load_mnist
 from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
+from ganbook.metrics.evaluator import trained_monitored
 
 #: Generated images scored per monitoring point during training, and their seed.
-MONITOR_SAMPLES = 500
-MONITOR_SEED = 12345
 
 
 def real_batch(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -154,21 +152,9 @@ def trained(
     ``sample_every`` steps. The cache key covers the config, the data source and
     the chapter's code.
     """
-    from ganbook.metrics.evaluator import get_evaluator
-
     if config.dataset != "mnist":
         raise ValueError("trained() is for MNIST; call train() with the images of other data sets")
-    scale = get_scale(scale)
-    evaluator = get_evaluator(scale, device)
-    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
-
-    def run() -> Checkpoint:
-        def monitor(G: nn.Module) -> dict[str, float]:
-            return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
-
-        return train(config, device=device, monitor=monitor)
-
-    return cached("dcgan", scale, key, run, device)
+    return trained_monitored("dcgan", config, train, scale, device)
 
 
 def trained_dcgan(

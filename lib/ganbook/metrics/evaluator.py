@@ -30,7 +30,7 @@ from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, cached, register
 from ganbook.core.progress import progress
-from ganbook.core.sampling import eval_mode
+from ganbook.core.sampling import eval_mode, generate
 from ganbook.core.settings import cache_dir, get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
 
@@ -245,3 +245,33 @@ def get_evaluator(scale: str | None = None, device: str | torch.device | None = 
             train_set.source,
         )
     return _EVALUATORS[memo]
+
+
+#: Images (and the seed of their z) scored every ``sample_every`` steps while a GAN trains.
+MONITOR_SAMPLES = 500
+MONITOR_SEED = 12345
+
+Trainer = Callable[..., Checkpoint]
+
+
+def trained_monitored(
+    kind: str,
+    config: Any,
+    train: Trainer,
+    scale: str | None = None,
+    device: str | torch.device | None = None,
+) -> Checkpoint:
+    """``train(config, device=..., monitor=...)`` through the model cache, scored as it trains.
+
+    ``monitor(G)`` gives the evaluator's scores of :data:`MONITOR_SAMPLES` images
+    for fixed noise; the cache key covers the config, the data source and that
+    number. Chapters 1 and 2 train their MNIST GANs this way.
+    """
+    scale = get_scale(scale)
+    evaluator = get_evaluator(scale, device)
+    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
+
+    def monitor(G: nn.Module) -> dict[str, float]:
+        return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
+
+    return cached(kind, scale, key, lambda: train(config, device=device, monitor=monitor), device)

@@ -25,17 +25,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganbook.core.checkpoint import Checkpoint, cached, register
+from ganbook.core.checkpoint import Checkpoint, register
 from ganbook.core.config import Config, scaled
 from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
-from ganbook.core.sampling import generate, sample
-from ganbook.core.settings import get_device, get_scale, seed_everything
+from ganbook.core.sampling import sample
+from ganbook.core.settings import get_device, seed_everything
 from ganbook.data.mnist import load_mnist
+from ganbook.metrics.evaluator import trained_monitored
 
 IMG_SHAPE = (1, 28, 28)
-MONITOR_SAMPLES = 500
-MONITOR_SEED = 12345
 
 
 def keras_batchnorm(
@@ -297,19 +296,7 @@ def trained(
     Sample quality (:class:`ganbook.metrics.Evaluator` scores of 500 images) is
     monitored at every ``sample_every`` steps.
     """
-    from ganbook.metrics.evaluator import get_evaluator
-
-    scale = get_scale(scale)
-    evaluator = get_evaluator(scale, device)
-    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
-
-    def run() -> Checkpoint:
-        def monitor(G: nn.Module) -> dict[str, float]:
-            return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
-
-        return train(config, device=device, monitor=monitor)
-
-    return cached("gan", scale, key, run, device)
+    return trained_monitored("gan", config, train, scale, device)
 
 
 def log_line(step: int, entry: dict[str, float]) -> str:
