@@ -32,7 +32,7 @@ def test_defaults_are_the_original_scripts(tmp_path):
         (["--x_dim", "1"], "x_dim must be at least 2"),
         (["--lr", "-0.1"], "lr must be a finite number above 0"),
         (["--prior_std", "0"], "prior_std must be a finite number above 0"),
-        (["--random_seed", "-3"], "random_seed must be 0 or more"),
+        (["--random_seed", "-3"], "--random_seed: must be 0 or more"),
         (["--numz", "two"], "invalid int value"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],

@@ -230,7 +230,7 @@ def test_cli_trains_a_dcgan_with_the_improved_techniques(tmp_path, capsys):
     loaded = checkpoint.load(out / "model.pt", device="cpu")
     assert loaded.kind == "dcgan" and loaded.config["feature_matching"]
     assert loaded.config["minibatch_kernels"] == 100
-    assert {p.name for p in out.iterdir()} == {"model.pt", "log.csv", "samples.png"}
+    assert {p.name for p in out.iterdir()} == {"model.pt", "log.csv", "samples.png", "run.json"}
     assert "[D loss:" in capsys.readouterr().out
 
 
@@ -245,4 +245,5 @@ def test_cli_without_data_path_is_one_line(tmp_path, capsys):
     status = train.main(["dcgan", "--dataset", "svhn", "--out", str(tmp_path / "x")])
     assert status == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: SVHN needs data_path") and err.count("\n") == 1
+    assert err.startswith("ganbook-train: error: --dataset svhn needs --data-path")
+    assert err.count("\n") == 1

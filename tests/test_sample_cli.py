@@ -71,7 +71,7 @@ def test_a_wasserstein_critic_is_refused(tmp_path, capsys):
 def test_bad_output_is_one_line_and_status_2(grid_dir, args, message, capsys):
     assert sample.main([str(grid_dir), "-n", "2", "-K", "2", *args]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and message in err and err.count("\n") == 1
+    assert err.startswith("ganbook-sample: error:") and message in err and err.count("\n") == 1
 
 
 def test_missing_model_is_one_line(tmp_path, capsys):

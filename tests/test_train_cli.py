@@ -9,7 +9,7 @@ def test_train_gan_writes_loadable_model(tmp_path, capsys):
     out = tmp_path / "run"
     status = train.main(["gan", "--scale", "smoke", "--steps", "3", "--out", str(out)])
     assert status == 0
-    assert {p.name for p in out.iterdir()} == {"model.pt", "log.csv", "samples.png"}
+    assert {p.name for p in out.iterdir()} == {"model.pt", "log.csv", "samples.png", "run.json"}
     loaded = checkpoint.load(out / "model.pt", device="cpu")
     assert loaded.kind == "gan" and loaded.config["steps"] == 3
     assert len(pd.read_csv(out / "log.csv")) == 3
@@ -38,5 +38,5 @@ def test_unavailable_device_is_one_line(tmp_path, capsys, monkeypatch):
     status = train.main(["gan", "--out", str(tmp_path), "--device", "mps"])
     assert status == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and err.count("\n") == 1
+    assert err.startswith("ganbook-train: error:") and err.count("\n") == 1
     assert not any(tmp_path.iterdir())

@@ -1,8 +1,8 @@
 """The original ``bayesian_gan_hmc.py`` command line: the Bayesian GAN on images.
 
-    python -m ganbook.cli.bayesian_gan_hmc --dataset mnist --numz 5 --num_mcmc 5 \\
+    bayesian_gan_hmc --dataset mnist --numz 5 --num_mcmc 5 \\
         --out_dir DIR --train_iter 30000 -N 200 --semi --lr 0.001       # the seed's SSL run
-    python -m ganbook.cli.bayesian_gan_hmc --data_path DIGITS --dataset digits --numz 1 \\
+    bayesian_gan_hmc --data_path DIGITS --dataset digits --numz 1 \\
         --num_mcmc 10 --out_dir DIR --train_iter 5000 --save_samples    # the custom data set
 
 The flags and defaults are the original's (``--semi`` is short for
@@ -11,19 +11,24 @@ The flags and defaults are the original's (``--semi`` is short for
 iterations (with the test accuracy when semi-supervised) and writes into
 ``--out_dir``: ``config.json``; ``log.csv`` (one row per iteration);
 ``evals.csv`` (one row per ``n_save``); ``model.pt`` at the end, loaded with
-``ganbook.checkpoint.load`` (a semi-supervised one also with
-``ganbook.bayesian_dcgan.load_classifier``, whose ``predict`` is chapter 3's);
+``ganbook.core.checkpoint.load`` (a semi-supervised one also with
+``ganbook.bayesian.images.load_classifier``, whose ``predict`` is chapter 3's);
 with ``--save_samples`` ``samples_ITER.png`` (one row per generator weight
 sample); with ``--save_weights`` ``weights_ITER.pt`` (loadable the same way).
-Bad values get one line on stderr and exit status 2, and nothing is written.
-``python -m ganbook.cli.bayesian_gan_hmc --write_digits DIR`` writes the digits
-files of the custom-data tutorial.
+The files grow in a temporary folder and move into ``--out_dir`` when the run
+finishes; the folder must be new or empty, or hold a finished run
+(``--overwrite``, the one flag the original lacks). Bad values get one line on
+stderr and exit status 2, and nothing is written; a run whose energies or
+weights stop being finite stops with one line and exit status 1.
+``bayesian_gan_hmc --write_digits DIR`` writes the digits files of the
+custom-data tutorial.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,17 @@ import torch
 from torchvision.utils import save_image
 
 from ganbook.bayesian import images as bd
-from ganbook.cli.common import Parser, prepare_out_dir
+from ganbook.cli.common import (
+    Parser,
+    RunFolder,
+    check_finite,
+    check_finite_values,
+    check_memory,
+    finite_float,
+    output_path,
+    run,
+    seed,
+)
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
 from ganbook.data.mnist import DataError
@@ -46,29 +61,32 @@ def parser() -> argparse.ArgumentParser:
         prog="bayesian_gan_hmc",
         description="Train the Bayesian GAN (SGHMC over DCGAN weights) on an image data set.",
     )
-    p.add_argument("--out_dir", type=Path, help="folder for the results (required)")
+    p.add_argument("--out_dir", type=output_path, help="folder for the results (required)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out_dir")
     p.add_argument("--n_save", type=int, default=d.n_save, help="save every n iterations (100)")
     p.add_argument("--z_dim", type=int, default=d.z_dim, help="dimension of z (100)")
     p.add_argument("--data_path", help="folder of the data set's files (MNIST: optional)")
     p.add_argument("--dataset", default=d.dataset, help=f"{' | '.join(DATASETS)} (mnist)")
     p.add_argument("--gen_observed", type=int, default=d.gen_observed, help="(1000)")
     p.add_argument("--batch_size", type=int, default=d.batch_size, help="(64)")
-    p.add_argument("--prior_std", type=float, default=d.prior_std, help="weight prior std (1)")
+    p.add_argument(
+        "--prior_std", type=finite_float, default=d.prior_std, help="weight prior std (1)"
+    )
     p.add_argument("--numz", type=int, default=d.numz, help="J, samples of z (1)")
     p.add_argument("--num_mcmc", type=int, default=d.num_mcmc, help="M, SGHMC samples per z (1)")
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (0.0002)")
+    p.add_argument("--lr", type=finite_float, default=d.lr, help="learning rate (0.0002)")
     p.add_argument("--optimizer", default=d.optimizer, help="adam or sgd, before SGHMC (adam)")
     p.add_argument("--semi_supervised", action="store_true", help="K+1-class semi-supervised")
     p.add_argument("-N", "--N", dest="N", type=int, default=d.labels, help="labelled images (200)")
     p.add_argument("--train_iter", type=int, default=d.train_iter, help="iterations (50000)")
     p.add_argument("--save_samples", action="store_true", help="write samples_ITER.png")
     p.add_argument("--save_weights", action="store_true", help="write weights_ITER.pt")
-    p.add_argument("--random_seed", type=int, default=2222, help="seed (2222)")
+    p.add_argument("--random_seed", type=seed, default=2222, help="seed (2222)")
     p.add_argument("--wasserstein", action="store_true", help="WGAN-GP critic instead of D")
     p.add_argument("--ml_ensemble", type=int, default=0, help="k independent ML DCGANs (0: off)")
     p.add_argument("--width", type=int, default=d.width, help="DCGAN base width (64)")
     p.add_argument("--burn_in", type=int, default=d.burn_in, help="iterations before SGHMC")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="SGHMC friction (0.1)")
+    p.add_argument("--alpha", type=finite_float, default=d.alpha, help="SGHMC friction (0.1)")
     p.add_argument("--num_disc", type=int, default=d.num_disc, help="J_d, D samples per m (1)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,6 +122,20 @@ def config_from(args: argparse.Namespace) -> bd.BDCGANConfig:
     )
 
 
+#: What a divergence most often means, for the one-line message.
+DIVERGED = "the learning rate (--lr) is likely too large"
+
+
+def network_bytes(config: bd.BDCGANConfig) -> int:
+    """Memory of every generator and discriminator sample with gradients and optimizer
+    state (about four float32 copies of each weight)."""
+    models = bd.build({**config.to_dict(), "numz": 1, "num_mcmc": 1, "ml_ensemble": 0})
+    one_g = sum(p.numel() for p in models["G"].parameters())
+    one_d = sum(p.numel() for p in models["D"].parameters())
+    weights = config.num_generators * one_g + config.num_discriminators * one_d
+    return 4 * 4 * weights
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -122,41 +154,53 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"batch_size {config.batch_size} exceeds the training set")
     except (ValueError, DataError) as exc:
         p.error(str(exc))
-    out: Path = args.out_dir
-    prepare_out_dir(p, out, config.to_dict())
-    print(f"{config.name} on {dataset}")
-    evals_file = (out / "evals.csv").open("w", newline="")
-    evals_csv = None
+    return run("bayesian_gan_hmc", lambda: _main(args, config, device, dataset))
 
-    def on_save(record: dict[str, Any], models: dict[str, Any], samples: torch.Tensor) -> None:
-        nonlocal evals_csv
-        if evals_csv is None:
-            evals_csv = csv.DictWriter(evals_file, fieldnames=list(record))
-            evals_csv.writeheader()
-        evals_csv.writerow(record)
-        evals_file.flush()
-        step = record["iteration"]
-        if args.save_samples:
-            grid = bd.pooled(samples)
-            save_image(
-                grid,
-                out / f"samples_{step}.png",
-                nrow=samples.shape[1],
-                normalize=True,
-                value_range=(-1, 1),
-            )
-        if args.save_weights:
-            snapshot = checkpoint.Checkpoint("bayesian_dcgan", config.to_dict(), models, [record])
-            checkpoint.save(snapshot, out / f"weights_{step}.pt")
 
-    with evals_file:
-        result = bd.train(config, dataset, device, quiet=args.quiet, on_save=on_save, log=print)
-    checkpoint.save(result, out / "model.pt")
-    with (out / "log.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(result.log[0]))
-        writer.writeheader()
-        writer.writerows(result.log)
-    final = f"; test accuracy {result.extra['test_accuracy']:.4f}" if config.semi_supervised else ""
+def _main(args: argparse.Namespace, config: bd.BDCGANConfig, device: Any, dataset: Any) -> int:
+    check_memory(network_bytes(config), f"{config.name}", "--numz, --num_mcmc or --width")
+    with RunFolder(args.out_dir, "bayesian_gan_hmc", "--out_dir", args.overwrite) as folder:
+        folder.path("config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        print(f"{config.name} on {dataset}")
+        evals_file = folder.path("evals.csv").open("w", newline="")
+        evals_csv = None
+
+        def on_save(record: dict[str, Any], models: dict[str, Any], samples: torch.Tensor) -> None:
+            nonlocal evals_csv
+            step = record["iteration"]
+            where = f"iteration {step}"
+            check_finite_values([record["d_energy"], record["g_energy"]], where, DIVERGED)
+            check_finite(models, where, DIVERGED)
+            if evals_csv is None:
+                evals_csv = csv.DictWriter(evals_file, fieldnames=list(record))
+                evals_csv.writeheader()
+            evals_csv.writerow(record)
+            evals_file.flush()
+            if args.save_samples:
+                save_image(
+                    bd.pooled(samples),
+                    folder.path(f"samples_{step}.png"),
+                    nrow=samples.shape[1],
+                    normalize=True,
+                    value_range=(-1, 1),
+                )
+            if args.save_weights:
+                snapshot = checkpoint.Checkpoint(
+                    "bayesian_dcgan", config.to_dict(), models, [record]
+                )
+                checkpoint.save(snapshot, folder.path(f"weights_{step}.pt"))
+
+        with evals_file:
+            result = bd.train(config, dataset, device, quiet=args.quiet, on_save=on_save, log=print)
+        check_finite(result.models, "the end of training", DIVERGED)
+        checkpoint.save(result, folder.path("model.pt"))
+        with folder.path("log.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(result.log[0]))
+            writer.writeheader()
+            writer.writerows(result.log)
+        out = folder.finish(config.to_dict())
+    accuracy = result.extra["test_accuracy"]
+    final = f"; test accuracy {accuracy:.4f}" if config.semi_supervised else ""
     print(f"done after {config.train_iter} iterations{final}; results in {out}")
     return 0
 

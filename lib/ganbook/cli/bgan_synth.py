@@ -1,29 +1,42 @@
 """The original ``bgan_synth.py`` command line: the synthetic Bayesian GAN experiment.
 
-    python -m ganbook.cli.bgan_synth --x_dim 100 --z_dim 10 --numz 10 --out_dir DIR   # Bayesian
-    python -m ganbook.cli.bgan_synth --x_dim 100 --z_dim 10 --numz 1 --out_dir DIR    # ML GAN
+    bgan_synth --x_dim 100 --z_dim 10 --numz 10 --out_dir DIR   # Bayesian
+    bgan_synth --x_dim 100 --z_dim 10 --numz 1 --out_dir DIR    # ML GAN
 
-writes into DIR: ``js.csv`` (iteration, js) every 100 iterations, growing as
-it trains; ``log.csv`` (the same rows with energies, phase and seconds);
-``config.json``; ``model.pt`` at the end (load it with
-``ganbook.checkpoint.load``). With ``--save_samples`` also ``real.npy`` (the
-data) and ``samples_ITER.npy`` (the generated points of each evaluation);
-with ``--save_weights`` a loadable checkpoint ``weights_ITER.pt`` at each
-evaluation. Bad values get one line on stderr and exit status 2.
+writes into DIR: ``js.csv`` (iteration, js) every 100 iterations; ``log.csv``
+(the same rows with energies, phase and seconds); ``config.json``; ``model.pt``
+(load it with ``ganbook.core.checkpoint.load``). With ``--save_samples`` also
+``real.npy`` (the data) and ``samples_ITER.npy`` (the generated points of each
+evaluation); with ``--save_weights`` a loadable checkpoint ``weights_ITER.pt``
+at each evaluation. The files grow in a temporary folder beside DIR and move
+into it when the run finishes; DIR must be new or empty, or hold a finished
+run (``--overwrite``, the one flag the original lacks). Bad values get one line
+on stderr and exit status 2; a run whose JS or weights stop being finite stops
+with one line and exit status 1 (:mod:`ganbook.cli.common`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ganbook.bayesian.synthetic import SynthConfig, make_data, train
-from ganbook.cli.common import Parser, prepare_out_dir
+from ganbook.cli.common import (
+    Parser,
+    RunFolder,
+    check_finite,
+    check_finite_values,
+    check_memory,
+    finite_float,
+    output_path,
+    run,
+    seed,
+)
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
 
@@ -43,14 +56,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--train_iter", type=int, default=d.train_iter, help="iterations (1000)")
     p.add_argument("--wasserstein", action="store_true", help="WGAN-GP critic instead of D")
     p.add_argument("--gen_observed", type=int, default=d.gen_observed, help="(1000)")
-    p.add_argument("--prior_std", type=float, default=d.prior_std, help="weight prior std (10)")
-    p.add_argument("--lr", type=float, default=d.lr, help="base learning rate (0.01)")
+    p.add_argument(
+        "--prior_std", type=finite_float, default=d.prior_std, help="weight prior std (10)"
+    )
+    p.add_argument("--lr", type=finite_float, default=d.lr, help="base learning rate (0.01)")
     p.add_argument("--burn_in", type=int, default=d.burn_in, help="Adam steps before SGHMC")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="SGHMC friction (0.1)")
-    p.add_argument("--random_seed", type=int, default=2222, help="seed (2222, the original's)")
+    p.add_argument("--alpha", type=finite_float, default=d.alpha, help="SGHMC friction (0.1)")
+    p.add_argument("--random_seed", type=seed, default=2222, help="seed (2222, the original's)")
     p.add_argument("--save_samples", action="store_true", help="write real.npy, samples_*.npy")
     p.add_argument("--save_weights", action="store_true", help="write weights_*.pt")
-    p.add_argument("--out_dir", type=Path, required=True, help="folder for the results")
+    p.add_argument("--out_dir", type=output_path, required=True, help="folder for the results")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out_dir")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -58,8 +74,6 @@ def parser() -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> SynthConfig:
     """The validated run config of parsed arguments (ValueError names a bad one)."""
-    if args.random_seed < 0:
-        raise ValueError(f"random_seed must be 0 or more, got {args.random_seed}")
     return SynthConfig(
         x_dim=args.x_dim,
         z_dim=args.z_dim,
@@ -77,6 +91,19 @@ def config_from(args: argparse.Namespace) -> SynthConfig:
     ).validate()
 
 
+#: What a divergence most often means, for the one-line message.
+DIVERGED = "the learning rate (--lr) is likely too large"
+
+
+def network_bytes(config: SynthConfig) -> int:
+    """Memory of the J*M generators and J_d*M discriminators, with their gradients and
+    optimizer state (about four copies of every weight, float32)."""
+    g = (config.z_dim + 1) * config.hidden + (config.hidden + 1) * config.x_dim
+    d = (config.x_dim + 1) * config.hidden + (config.hidden + 1) * 2
+    weights = config.num_generators * g + config.num_discriminators * d
+    return 4 * 4 * weights
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -85,30 +112,42 @@ def main(argv: list[str] | None = None) -> int:
         device = get_device(args.device)
     except ValueError as exc:
         p.error(str(exc))
-    out: Path = args.out_dir
-    prepare_out_dir(p, out, config.to_dict())
-    if args.save_samples:
-        np.save(out / "real.npy", make_data(config.x_dim).X.astype(np.float32))
-    js_file = (out / "js.csv").open("w", newline="")
-    js_csv = csv.writer(js_file)
-    js_csv.writerow(["iteration", "js"])
+    return run("bgan_synth", lambda: _main(args, config, device))
 
-    def on_eval(entry: dict[str, Any], fake: np.ndarray, models: dict[str, Any]) -> None:
-        js_csv.writerow([entry["iteration"], f"{entry['js']:.6f}"])
-        js_file.flush()
+
+def _main(args: argparse.Namespace, config: SynthConfig, device: Any) -> int:
+    check_memory(
+        network_bytes(config), f"{config.num_generators} generators", "--numz or --num_mcmc"
+    )
+    with RunFolder(args.out_dir, "bgan_synth", "--out_dir", args.overwrite) as folder:
+        folder.path("config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         if args.save_samples:
-            np.save(out / f"samples_{entry['iteration']}.npy", fake.astype(np.float32))
-        if args.save_weights:
-            snapshot = checkpoint.Checkpoint("bgan_synth", config.to_dict(), models, [entry])
-            checkpoint.save(snapshot, out / f"weights_{entry['iteration']}.pt")
+            np.save(folder.path("real.npy"), make_data(config.x_dim).X.astype(np.float32))
+        js_file = folder.path("js.csv").open("w", newline="")
+        js_csv = csv.writer(js_file)
+        js_csv.writerow(["iteration", "js"])
 
-    with js_file:
-        result = train(config, device, quiet=args.quiet, on_eval=on_eval)
-    checkpoint.save(result, out / "model.pt")
-    with (out / "log.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(result.log[0]))
-        writer.writeheader()
-        writer.writerows(result.log)
+        def on_eval(entry: dict[str, Any], fake: np.ndarray, models: dict[str, Any]) -> None:
+            step = f"iteration {entry['iteration']}"
+            check_finite_values([entry["js"], *fake.ravel()[:1000]], step, DIVERGED)
+            check_finite(models, step, DIVERGED)
+            js_csv.writerow([entry["iteration"], f"{entry['js']:.6f}"])
+            js_file.flush()
+            if args.save_samples:
+                np.save(folder.path(f"samples_{entry['iteration']}.npy"), fake.astype(np.float32))
+            if args.save_weights:
+                snapshot = checkpoint.Checkpoint("bgan_synth", config.to_dict(), models, [entry])
+                checkpoint.save(snapshot, folder.path(f"weights_{entry['iteration']}.pt"))
+
+        with js_file:
+            result = train(config, device, quiet=args.quiet, on_eval=on_eval)
+        check_finite(result.models, "the end of training", DIVERGED)
+        checkpoint.save(result, folder.path("model.pt"))
+        with folder.path("log.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(result.log[0]))
+            writer.writeheader()
+            writer.writerows(result.log)
+        out = folder.finish(config.to_dict())
     final = result.log[-1]
     print(f"iteration {final['iteration']}: JS {final['js']:.4f}; results in {out}")
     return 0

@@ -26,10 +26,17 @@ import torch
 
 from ganbook import selection as mhgan
 from ganbook.bayesian.posterior import Stacked
-from ganbook.cli.common import positive_int
+from ganbook.cli.common import (
+    CommandError,
+    OutputFile,
+    Parser,
+    output_path,
+    positive_int,
+    run,
+    seed,
+)
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
-from ganbook.data.mnist import DataError
 
 #: Kinds with a generator G and a one-logit discriminator D.
 SUPPORTED = ("gan", "dcgan", "toy", "bayesian_dcgan")
@@ -148,7 +155,7 @@ def _percentile(text: str) -> float | None:
 
 def parser() -> argparse.ArgumentParser:
     """The command line's argument parser."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ganbook-sample",
         description="Pick samples of a saved GAN with its discriminator (DRS or MH-GAN).",
     )
@@ -165,8 +172,11 @@ def parser() -> argparse.ArgumentParser:
         "--gamma", type=_percentile, default=95.0, help="DRS: percentile for gamma, or none (95)"
     )
     p.add_argument("--real", type=positive_int, default=1000, help="held-out real samples (1000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="output file: .png (images) or .npy")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--out", type=output_path, required=True, help="output file: .png (images) or .npy"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--data-path", type=Path, help="folder of CIFAR-10, SVHN or CelebA")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     return p
@@ -174,31 +184,42 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    return run("ganbook-sample", lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
     path = args.model / "model.pt" if args.model.is_dir() else args.model
-    try:
-        if args.out.suffix not in (".png", ".npy"):
-            raise ValueError(f"--out must end in .png or .npy, got {args.out.name}")
-        if not path.is_file():
-            raise ValueError(f"no model at {path}: give a folder written by ganbook.train")
-        device = get_device(args.device)
-        ckpt = checkpoint.load(path, device)
-        result = select(
-            ckpt,
-            args.method,
-            args.n,
-            args.K,
-            args.calibrate,
-            args.gamma,
-            args.real,
-            args.seed,
-            args.data_path,
+    if args.out.suffix not in (".png", ".npy"):
+        raise CommandError(f"--out must end in .png or .npy, got {args.out.name}")
+    if args.method == "gan" and args.calibrate != "none":
+        raise CommandError("--calibrate applies to drs and mh; --method gan selects nothing")
+    if not path.is_file():
+        raise CommandError(f"no model at {path}: give a folder written by ganbook-train")
+    out = OutputFile(args.out, "--out", args.overwrite)
+    out.check()
+    device = get_device(args.device)
+    ckpt = checkpoint.load(path, device)
+    result = select(
+        ckpt,
+        args.method,
+        args.n,
+        args.K,
+        args.calibrate,
+        args.gamma,
+        args.real,
+        args.seed,
+        args.data_path,
+    )
+    if len(result) < args.n:
+        raise CommandError(
+            f"{args.method} kept {len(result)} samples of the {args.n} asked for "
+            f"({result.proposals} proposals); the discriminator rejects almost everything"
         )
-        if args.out.suffix == ".png" and result.samples.dim() != 4:
-            raise ValueError(f"{ckpt.kind} makes points, not images: write them to a .npy file")
-    except (ValueError, RuntimeError, OSError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    write(result.samples, args.out)
+    if not torch.isfinite(result.samples).all():
+        raise CommandError(f"{path}'s generator makes samples that are not finite")
+    if args.out.suffix == ".png" and result.samples.dim() != 4:
+        raise CommandError(f"{ckpt.kind} makes points, not images: write them to a .npy file")
+    out.write(lambda tmp: write(result.samples, tmp))
     print(
         f"{len(result)} samples by {args.method} (calibration: {args.calibrate}) "
         f"from {result.proposals} proposals ({result.per_sample:.1f} per sample"

@@ -6,9 +6,13 @@
     ganbook-train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
     ganbook-train grid25 --scale book --seed 0 --out runs/grid25
 
-writes ``model.pt`` (load it with ``ganbook.checkpoint.load``), ``log.csv``
+writes ``model.pt`` (load it with ``ganbook.core.checkpoint.load``), ``log.csv``
 (one row per step, or per epoch for the toy models) and, for image generators,
-``samples.png`` into ``--out``.
+``samples.png`` into ``--out``: a new or empty folder, or one holding a finished
+``ganbook-train`` run with ``--overwrite``. ``--scale`` defaults to
+``GANBOOK_SCALE`` (else ``book``). The command-line conventions (one line per
+error, nothing kept from a failed or interrupted run) are in
+:mod:`ganbook.cli.common`.
 """
 
 from __future__ import annotations
@@ -17,13 +21,23 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from ganbook.cli.common import positive_int, seed
+from ganbook.cli.common import (
+    CommandError,
+    Parser,
+    RunFolder,
+    check_finite,
+    check_finite_values,
+    output_path,
+    positive_int,
+    run,
+    seed,
+)
 from ganbook.core import checkpoint
-from ganbook.core.settings import SCALES, get_device
-from ganbook.data.mnist import DataError
+from ganbook.core.settings import SCALES, get_device, get_scale
 
 
 def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
@@ -33,11 +47,29 @@ def _train_gan(args: argparse.Namespace) -> checkpoint.Checkpoint:
     if args.steps is not None:
         overrides["steps"] = args.steps
     config = gan.config_for(args.scale, **overrides)
-    return gan.train(config, device=args.device, log_every=config.sample_every)
+    return gan.train(
+        config, device=args.device, monitor=_finite_monitor(args), log_every=config.sample_every
+    )
+
+
+def _finite_monitor(args: argparse.Namespace) -> Callable[[Any], dict[str, float]]:
+    """A training monitor that stops the run as soon as G's weights stop being finite."""
+    calls = 0
+
+    def monitor(G: Any) -> dict[str, float]:
+        nonlocal calls
+        check_finite({"G": G}, f"check {calls}", DIVERGED)
+        calls += 1
+        return {}
+
+    return monitor
 
 
 def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
     from ganbook import dcgan
+
+    if args.dataset != "mnist" and args.data_path is None:
+        raise CommandError(f"--dataset {args.dataset} needs --data-path, the folder holding it")
 
     overrides = {"seed": args.seed, "dataset": args.dataset}
     if args.steps is not None:
@@ -54,7 +86,13 @@ def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
         from ganbook.data.images import load_dataset
 
         data = load_dataset(args.dataset, args.data_path).pixels
-    return dcgan.train(config, data=data, device=args.device, log_every=config.sample_every)
+    return dcgan.train(
+        config,
+        data=data,
+        device=args.device,
+        monitor=_finite_monitor(args),
+        log_every=config.sample_every,
+    )
 
 
 def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
@@ -72,9 +110,10 @@ def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Chec
         from ganbook.data.mnist import load_mnist
 
         n_train = len(load_mnist("train"))
+        labels = ssgan.label_count(args.labels or DEFAULT_LABELS, n_train)
         overrides = {
             "model": model,
-            "labels": ssgan.label_count(args.labels or DEFAULT_LABELS, n_train),
+            "labels": labels,
             "seed": args.seed,
             "label_seed": args.seed,
         }
@@ -117,18 +156,32 @@ LABELLED_MODELS = ("ssgan", "ssgan-klogit", "ssgan-supervised")
 DEFAULT_LABELS = "100"
 
 
+#: What a divergence most often means, for the one-line message.
+DIVERGED = "the learning rate is likely too large for this model"
+#: Options that only some models take: option -> (attribute, default, models).
+MODEL_OPTIONS = {
+    "--feature-matching": ("feature_matching", False, ("dcgan",)),
+    "--minibatch-disc": ("minibatch_disc", False, ("dcgan",)),
+    "--dataset": ("dataset", "mnist", ("dcgan",)),
+    "--data-path": ("data_path", None, ("dcgan",)),
+}
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line's argument parser."""
-    p = argparse.ArgumentParser(
-        prog="ganbook-train", description="Train one of the book's models."
-    )
+    p = Parser(prog="ganbook-train", description="Train one of the book's models.")
     p.add_argument("model", choices=sorted(TRAINERS), help="which model to train")
-    p.add_argument("--scale", choices=SCALES, default="book", help="how much work (default book)")
+    p.add_argument(
+        "--scale", choices=SCALES, help="how much work (default: GANBOOK_SCALE, else book)"
+    )
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="folder for model.pt and log.csv")
+    p.add_argument("--out", type=output_path, required=True, help="folder for model.pt and log.csv")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a finished ganbook-train run in --out"
+    )
     p.add_argument("--steps", type=positive_int, help="override the scale's steps (epochs)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    dcgan = p.add_argument_group("dcgan options (other models ignore them)")
+    dcgan = p.add_argument_group("dcgan options")
     dcgan.add_argument(
         "--feature-matching", action="store_true", help="train G by feature matching"
     )
@@ -149,23 +202,41 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = parser()
-    args = p.parse_args(argv)
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that the chosen model would silently ignore."""
     if args.labels is not None and args.model not in LABELLED_MODELS:
-        p.error(f"--labels applies only to {', '.join(LABELLED_MODELS)}")
+        raise CommandError(f"--labels applies only to {', '.join(LABELLED_MODELS)}")
+    for flag, (name, default, models) in MODEL_OPTIONS.items():
+        if getattr(args, name) != default and args.model not in models:
+            raise CommandError(f"{flag} applies only to {', '.join(models)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return run("ganbook-train", lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
+    _check_options(args)
     try:
-        args.device = get_device(args.device)
+        args.scale = get_scale(args.scale)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    args.device = get_device(args.device)
+    with RunFolder(args.out, "ganbook-train", "--out", args.overwrite) as folder:
         result = TRAINERS[args.model](args)
-    except (DataError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = checkpoint.save(result, args.out / "model.pt")
-    pd.DataFrame(result.log).to_csv(args.out / "log.csv", index=False)
-    if "samples" in result.extra:
-        _save_samples(result, args.out / "samples.png")
-    print(f"saved {path}")
+        for entry in result.log:
+            losses = [v for k, v in entry.items() if k.endswith("loss") or k.endswith("energy")]
+            check_finite_values(
+                losses, f"step {entry.get('step', entry.get('epoch', '?'))}", DIVERGED
+            )
+        check_finite(result.models, "the end of training", DIVERGED)
+        checkpoint.save(result, folder.path("model.pt"))
+        pd.DataFrame(result.log).to_csv(folder.path("log.csv"), index=False)
+        if result.extra.get("samples"):
+            _save_samples(result, folder.path("samples.png"))
+        out = folder.finish({"model": args.model, **result.config})
+    print(f"saved {out / 'model.pt'}")
     return 0
 
 

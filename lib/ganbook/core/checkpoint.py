@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import pickle
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -245,6 +246,18 @@ def cache_path(kind: str, scale: str, config: dict[str, Any]) -> Path:
     return cache_dir() / f"{config_key(kind, scale, config)}.pt"
 
 
+def _check_writable(folder: Path) -> None:
+    """Fail before any training if the model cache cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise CheckpointError(
+            f"the model cache {folder} (GANBOOK_CACHE) is not a writable folder "
+            f"({exc.strerror}); point GANBOOK_CACHE at one"
+        ) from None
+
+
 def cached(
     kind: str,
     scale: str,
@@ -259,6 +272,7 @@ def cached(
     with a warning.
     """
     path = cache_path(kind, scale, config)
+    _check_writable(path.parent)
     if path.exists():
         try:
             checkpoint = load(path, device, kind=kind)

@@ -37,18 +37,27 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     ``device`` or ``GANBOOK_DEVICE`` overrides the choice; asking for a device
     that this machine lacks is an error rather than a silent fallback.
     """
+    if isinstance(device, torch.device):
+        device = str(device)
+    source = "the device" if device else "GANBOOK_DEVICE"
     wanted = str(device or os.environ.get("GANBOOK_DEVICE") or "").strip().lower()
     if wanted:
-        kind = wanted.split(":")[0]
+        kind, _, index = wanted.partition(":")
         available = {
             "cpu": True,
             "cuda": torch.cuda.is_available(),
             "mps": torch.backends.mps.is_available(),
         }
-        if kind not in available:
-            raise ValueError(f"unknown device {wanted!r}: GANBOOK_DEVICE must be cuda, mps or cpu")
+        if kind not in available or (index and not index.isdigit()):
+            raise ValueError(
+                f"{source} must be cuda, mps or cpu (cuda:N for a GPU), got {wanted!r}"
+            )
         if not available[kind]:
-            raise ValueError(f"GANBOOK_DEVICE={wanted} but this machine has no {kind}")
+            raise ValueError(f"{source} is {wanted!r}, but this machine has no {kind}")
+        if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+            raise ValueError(
+                f"{source} is {wanted!r}, but this machine has {torch.cuda.device_count()} GPUs"
+            )
         return torch.device(wanted)
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -62,8 +71,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
     On a CPU the same seed gives the same numbers run after run.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
