@@ -267,6 +267,8 @@ class BayesClassifier(nn.Module):
             raise ValueError(
                 f"expected images of shape (N, {', '.join(map(str, self.shape))}), got {got}"
             )
+        if not torch.isfinite(images).all():
+            raise ValueError("the images hold NaN or infinite values")
 
     def probs(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior-averaged class probabilities (N, K) of ``images``."""
@@ -339,7 +341,7 @@ register(
 
 def load_classifier(path: str, device: str | torch.device | None = None) -> BayesClassifier:
     """Load a saved semi-supervised run in one call; ``.predict(images)`` gives classes."""
-    checkpoint = load(path, device)
+    checkpoint = load(path, device, kind="bayesian_dcgan")
     if "classifier" not in checkpoint.models:
         raise ValueError(f"{path} holds an unsupervised model; it has no classifier")
     return checkpoint.model("classifier", BayesClassifier)

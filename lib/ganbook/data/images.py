@@ -55,6 +55,10 @@ class ImageSet:
     source: str
     split: str
 
+    def __post_init__(self) -> None:
+        if len(self.pixels) == 0:
+            raise DataError(f"{self.source} ({self.split}) holds no images; check its files.")
+
     def __len__(self) -> int:
         return len(self.pixels)
 
@@ -83,7 +87,7 @@ def _folder(data_path: str | Path | None, name: str, url: str) -> Path:
 
 
 def _missing(name: str, path: Path, url: str, download: bool) -> DataError:
-    hint = " or pass download=True" if download else ""
+    hint = " (from Python, its loader's download=True fetches it)" if download else ""
     return DataError(f"{name} file {path} is missing; download it from {url}{hint}.")
 
 

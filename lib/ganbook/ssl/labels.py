@@ -30,10 +30,16 @@ def label_count(spec: int | str, n_train: int) -> int:
                 share = float(text[:-1]) / 100
                 if not 0 < share <= 1:
                     raise ValueError
-                count = NUM_CLASSES * max(1, round(share * n_train / NUM_CLASSES))
+                count = NUM_CLASSES * round(share * n_train / NUM_CLASSES)
+                if count == 0:
+                    raise ValueError(
+                        f"labels {text} of {n_train} images is fewer than one per class"
+                    )
             else:
                 count = int(text)
-        except ValueError:
+        except ValueError as exc:
+            if "per class" in str(exc):
+                raise
             raise ValueError(
                 f"labels must be a count such as 100 or a share such as 20%, got {spec!r}"
             ) from None

@@ -253,6 +253,8 @@ def check_images(images: torch.Tensor, size: int = MNIST_SIZE) -> None:
         raise ValueError(f"expected MNIST images of shape (N, 1, 28, 28), got {shape}")
     if images.shape[-1] != images.shape[-2] or images.shape[-1] not in (MNIST_SIZE, size):
         raise ValueError(f"expected 28x28 images, got {tuple(images.shape[-2:])}")
+    if not torch.isfinite(images).all():
+        raise ValueError("the images hold NaN or infinite values")
     if images.numel() and (images.min() < -1.001 or images.max() > 1.001):
         raise ValueError(
             f"expected pixels scaled to [-1, 1], got values in "

@@ -365,4 +365,4 @@ def trained(
 
 def load_classifier(path: str, device: str | torch.device | None = None) -> Classifier:
     """Load a saved chapter 3 model in one call; ``.predict(images)`` gives digits."""
-    return load(path, device).model("classifier", Classifier)
+    return load(path, device, kind="ssgan").model("classifier", Classifier)
