@@ -37,7 +37,7 @@ def plot_pca(
 ) -> plt.Axes:
     """Generated points (2-D PCA coordinates) over the data, one colour per generator.
 
-    ``points`` is pooled generator by generator, as :func:`ganbook.synthetic.generate`
+    ``points`` is pooled generator by generator, as :func:`ganbook.bayesian.synthetic.generate`
     returns them, so ``num_generators`` equal blocks get their own colours.
     """
     real = estimator.real_2d[:: max(1, len(estimator.real_2d) // real_points)]

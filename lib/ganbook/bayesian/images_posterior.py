@@ -36,7 +36,7 @@ def supervised_energy(logits: torch.Tensor, labels: torch.Tensor, scale: float) 
 
 
 class ImagePosterior(bg.Posterior):
-    """:class:`ganbook.bayesian_gan.Posterior` for BatchNorm networks, with two additions.
+    """:class:`ganbook.bayesian.posterior.Posterior` for BatchNorm networks, with two additions.
 
     Real and generated images go through D in separate calls, as in chapter 2:
     in one mixed batch, BatchNorm would let D tell them apart by batch

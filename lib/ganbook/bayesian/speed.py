@@ -39,7 +39,7 @@ def _prior(model: nn.Module, prior_std: float) -> torch.Tensor:
 class Looped:
     """The J*M generators and J_d*M discriminators as separate modules, updated one by one.
 
-    Same energies as :class:`ganbook.bayesian_gan.Posterior` (objective
+    Same energies as :class:`ganbook.bayesian.posterior.Posterior` (objective
     "gan"), computed model by model; the batched training never uses this.
     """
 

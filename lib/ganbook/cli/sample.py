@@ -160,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
         description="Pick samples of a saved GAN with its discriminator (DRS or MH-GAN).",
     )
     p.add_argument(
-        "model", type=Path, help="folder with model.pt (from ganbook.train), or the file"
+        "model", type=Path, help="folder with model.pt (from ganbook-train), or the file"
     )
     p.add_argument("--method", choices=METHODS, default="mh", help="selector (default mh)")
     p.add_argument(

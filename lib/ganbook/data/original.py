@@ -47,7 +47,7 @@ class ImageData:
     """The original's data set interface over arrays already in memory.
 
     ``next_batch`` draws ``batch_size`` different training images with NumPy's
-    global generator (seeded by :func:`ganbook.settings.seed_everything`);
+    global generator (seeded by :func:`ganbook.core.settings.seed_everything`);
     with ``class_id`` only images of that class.
     """
 
@@ -113,7 +113,7 @@ class Digits(ImageData):
                 raise DataError(
                     f"digits file {folder / f'x_{split}.npy'} must hold images of shape "
                     f"(N, 8, 8, 1) matching y_{split}.npy; write them with "
-                    "ganbook.bgan_util.save_digits."
+                    "ganbook.data.original.save_digits."
                 )
         super().__init__(x_tr.astype(np.float32), y_tr, x_te.astype(np.float32), y_te, 10, "digits")
 
@@ -122,14 +122,14 @@ def _load_npy(path: Path) -> np.ndarray:
     if not path.exists():
         raise DataError(
             f"digits file {path} is missing; write the four files with "
-            f"ganbook.bgan_util.save_digits('{path.parent}')."
+            f"ganbook.data.original.save_digits('{path.parent}')."
         )
     try:
         return np.load(path, allow_pickle=False)
     except Exception:
         raise DataError(
             f"digits file {path} is not a readable .npy file; write it again with "
-            "ganbook.bgan_util.save_digits."
+            "ganbook.data.original.save_digits."
         ) from None
 
 

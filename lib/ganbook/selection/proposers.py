@@ -92,7 +92,7 @@ def gan_proposer(
 def posterior_logit(D: Stacked, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """Logit of the posterior-averaged D(x) = mean_d p_d(real | x) of stacked discriminators.
 
-    ``D`` is a Bayesian GAN's :class:`ganbook.bayesian_gan.Stacked` discriminator
+    ``D`` is a Bayesian GAN's :class:`ganbook.bayesian.posterior.Stacked` discriminator
     (chapter 4): its samples output K+1 logits, class 0 "generated". The average
     is taken over the discriminator samples in probability, as the Bayesian GAN
     averages its predictions, and returned as log D - log(1 - D).
@@ -117,7 +117,7 @@ def posterior_proposer(
 ) -> Proposer:
     """Proposals from a Bayesian GAN's posterior mixture, scored by :func:`posterior_logit`.
 
-    ``G`` is a :class:`ganbook.bayesian_gan.Stacked` generator of J x M weight
+    ``G`` is a :class:`ganbook.bayesian.posterior.Stacked` generator of J x M weight
     samples. Each draw comes from one weight sample chosen uniformly (the
     mixture over the posterior that the Bayesian GAN's samples represent), with
     the original's noise z ~ Uniform(-1, 1).
