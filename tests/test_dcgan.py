@@ -75,15 +75,15 @@ def test_configs_and_methods():
     paper = dcgan.config_for("paper")
     assert (paper.lr, paper.beta1, paper.width, paper.batch_size) == (2e-4, 0.5, 64, 128)
     assert paper.method == "plain" and not paper.feature_matching
-    fm = dcgan.config_for("smoke", "feature matching")
+    fm = dcgan.config_for("smoke", method="feature matching")
     assert fm.feature_matching and fm.method == "feature matching"
-    mbd = dcgan.config_for("smoke", "minibatch discrimination", seed=3)
+    mbd = dcgan.config_for("smoke", method="minibatch discrimination", seed=3)
     assert (mbd.minibatch_kernels, mbd.minibatch_dims, mbd.seed) == (100, 5, 3)
     assert mbd.method == "minibatch discrimination"
     both = dcgan.config_for("smoke", feature_matching=True, minibatch_kernels=10)
     assert both.method == "feature matching + minibatch discrimination"
     with pytest.raises(ValueError, match="method"):
-        dcgan.config_for("smoke", "wgan")
+        dcgan.config_for("smoke", method="wgan")
     with pytest.raises(ValueError, match="dataset"):
         dcgan.config_for("smoke", dataset="lsun")
     with pytest.raises(ValueError, match="steps"):
@@ -91,7 +91,7 @@ def test_configs_and_methods():
 
 
 def test_build_puts_minibatch_discrimination_in_front_of_the_output():
-    config = dcgan.config_for("smoke", "minibatch discrimination").to_dict()
+    config = dcgan.config_for("smoke", method="minibatch discrimination").to_dict()
     D = dcgan.build(config)["D"]
     assert isinstance(D.minibatch, MinibatchDiscrimination)
     n = D.minibatch.in_features
@@ -179,7 +179,7 @@ def test_training_on_8_bit_colour_images():
 
 
 def test_save_load_round_trip(tmp_path):
-    config = dcgan.config_for("smoke", "minibatch discrimination", steps=2, batch_size=4)
+    config = dcgan.config_for("smoke", method="minibatch discrimination", steps=2, batch_size=4)
     run = dcgan.train(config, data=torch.rand(16, 1, 28, 28) * 2 - 1, device="cpu", quiet=True)
     loaded = checkpoint.load(checkpoint.save(run, tmp_path / "dcgan.pt"), device="cpu")
     assert loaded.kind == "dcgan" and loaded.config == run.config

@@ -75,7 +75,7 @@ def compare(
     rows, checkpoints = [], {}
     for method in methods:
         for seed in seeds:
-            config = config_for(scale, method, seed=seed, **settings["compare"])
+            config = config_for(scale, method=method, seed=seed, **settings["compare"])
             checkpoint = trained(config, scale=scale, device=device)
             scores = evaluator.scores(generate(checkpoint["G"], settings["samples"], EVAL_SEED))
             rows.append(

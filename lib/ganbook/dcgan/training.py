@@ -168,4 +168,4 @@ def trained_dcgan(
     This is the model later chapters reuse (chapter 5 samples from its G with
     its D); the defaults are the plain DCGAN of seed 0 that chapter 2 trains.
     """
-    return trained(config_for(scale, method, seed=seed), scale=scale, device=device)
+    return trained(config_for(scale, method=method, seed=seed), scale=scale, device=device)
