@@ -273,4 +273,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", setup_launch_buttons)
     app.connect("config-inited", set_default_colour_mode)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.add_css_file("book.css")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

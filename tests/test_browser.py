@@ -185,3 +185,60 @@ def test_page_renders_offline(name, site, browser):
     if name == "book/04_bayesian_gan":  # the checks above must have had work to do
         assert equations > 0, "chapter 4 shows no equations"
         assert views > 0, "chapter 4 shows no saved widget"
+
+
+#: Phone, tablet and desktop widths; the desktop layout starts at 1200 px.
+WIDTHS = (400, 800, 1280)
+DESKTOP = 1280
+#: The chapter whose screenshots at every width and colour scheme are kept.
+SHOWN = "book/01_gan_basics"
+VISIBLE_SEARCH = """() => [...document.querySelectorAll('.search-button-field, .search-button')]
+  .filter(e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+                 return r.width > 0 && r.height > 0 && s.visibility !== 'hidden'; }).length"""
+# Figures (the notebooks' outputs, in _images/) are drawn on an opaque background: sample
+# the corners of each one in a canvas.
+TRANSPARENT_FIGURES = """() => [...document.querySelectorAll('img')]
+  .filter(i => i.naturalWidth > 0 && i.src.includes('/_images/')).filter(i => {
+    const c = document.createElement('canvas');
+    c.width = i.naturalWidth; c.height = i.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+    return [[0, 0], [c.width - 1, 0], [0, c.height - 1], [c.width - 1, c.height - 1]]
+      .some(([x, y]) => g.getImageData(x, y, 1, 1).data[3] < 255); }).map(i => i.src)"""
+
+
+# Every chapter at every width in light mode and at desktop width in dark mode; the one
+# shown chapter in dark mode at every width.
+LAYOUTS = [
+    (name, width, scheme)
+    for name in PAGES
+    if name not in ("genindex", "search")
+    for width in WIDTHS
+    for scheme in ("light", "dark")
+    if scheme == "light" or width == DESKTOP or name == SHOWN
+]
+
+
+@pytest.mark.parametrize(("name", "width", "scheme"), LAYOUTS)
+def test_layout_at_every_width_and_in_dark_mode(name, width, scheme, site, browser):
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(f"{site}{name}.html", wait_until="load")
+        check_images(page)
+        theme = page.evaluate("document.documentElement.dataset.theme")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        searches = page.evaluate(VISIBLE_SEARCH)
+        transparent = page.evaluate(TRANSPARENT_FIGURES)
+        if name == SHOWN:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shot = SCREENSHOTS / f"{name.replace('/', '__')}-{width}-{scheme}.png"
+            page.screenshot(path=shot)
+    finally:
+        context.close()
+    assert theme == scheme, f"{name}: the page follows the reader's colour scheme"
+    assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
+    if width == DESKTOP:
+        assert searches == 1, f"{name} at {width} px shows {searches} search fields"
+    assert not transparent, f"{name}: figures with a transparent background: {transparent}"
