@@ -5,12 +5,19 @@
 
 The kernel inherits GANBOOK_SCALE; widget state is stored so that widgets
 display in the rendered book. The wall time of each notebook is printed.
+
+Each chapter's first cell (tagged ``install-library``) installs the library where
+it is missing, as in Colab, from ``REPOSITORY``: this script writes there the
+address the launch buttons use (``GANBOOK_REPOSITORY_URL``, else the checkout's
+``origin`` remote), so the notebooks a launch button opens install from the
+repository the book was built from.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,10 +26,24 @@ import nbformat
 from nbclient import NotebookClient
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
+INSTALL_TAG = "install-library"
+sys.path.insert(0, str(BOOK.parent / "_ext"))
+from book_html import repository_url  # noqa: E402  (the launch buttons' address)
+
+
+def set_repository(nb: nbformat.NotebookNode, url: str | None) -> int:
+    """Write ``url`` into the ``REPOSITORY = ...`` line of the install cell; count cells."""
+    cells = [c for c in nb.cells if INSTALL_TAG in c.metadata.get("tags", [])]
+    for cell in cells:
+        cell.source = re.sub(
+            r"^REPOSITORY = .*$", f"REPOSITORY = {url!r}", cell.source, flags=re.M
+        )
+    return len(cells)
 
 
 def execute(path: Path, scale: str, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
+    set_repository(nb, repository_url(BOOK.parent))
     os.environ["GANBOOK_SCALE"] = scale
     client = NotebookClient(
         nb,
