@@ -27,7 +27,7 @@ book: $(VENV)/.installed
 ## every page of it opened in headless Chromium
 ## (one thread: the models are small, and two threads thrash on a busy 2-core CPU)
 test: $(VENV)/.installed chromium
-	$(BIN)/ruff check lib tests scripts _ext
+	$(BIN)/ruff check lib tests scripts _ext book
 	$(BIN)/mypy
 	GANBOOK_CHROMIUM=$(CHROMIUM) OMP_NUM_THREADS=1 GANBOOK_SCALE=smoke GANBOOK_CACHE=$$(mktemp -d) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--durations=10 tests book
@@ -59,7 +59,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench_bgan.py
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check lib tests scripts _ext
+	$(BIN)/ruff check lib tests scripts _ext book
 
 ## typecheck: mypy over lib/ (configured in pyproject.toml)
 typecheck: $(VENV)/.installed
