@@ -40,13 +40,11 @@ from ganbook.bayesian import images as bd
 from ganbook.cli.common import (
     Parser,
     RunFolder,
+    add_original_flags,
     check_finite,
     check_finite_values,
     check_memory,
-    finite_float,
-    output_path,
     run,
-    seed,
 )
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
@@ -61,35 +59,16 @@ def parser() -> argparse.ArgumentParser:
         prog="bayesian_gan_hmc",
         description="Train the Bayesian GAN (SGHMC over DCGAN weights) on an image data set.",
     )
-    p.add_argument("--out_dir", type=output_path, help="folder for the results (required)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out_dir")
+    add_original_flags(p, d)
     p.add_argument("--n_save", type=int, default=d.n_save, help="save every n iterations (100)")
-    p.add_argument("--z_dim", type=int, default=d.z_dim, help="dimension of z (100)")
     p.add_argument("--data_path", help="folder of the data set's files (MNIST: optional)")
     p.add_argument("--dataset", default=d.dataset, help=f"{' | '.join(DATASETS)} (mnist)")
-    p.add_argument("--gen_observed", type=int, default=d.gen_observed, help="(1000)")
     p.add_argument("--batch_size", type=int, default=d.batch_size, help="(64)")
-    p.add_argument(
-        "--prior_std", type=finite_float, default=d.prior_std, help="weight prior std (1)"
-    )
-    p.add_argument("--numz", type=int, default=d.numz, help="J, samples of z (1)")
-    p.add_argument("--num_mcmc", type=int, default=d.num_mcmc, help="M, SGHMC samples per z (1)")
-    p.add_argument("--lr", type=finite_float, default=d.lr, help="learning rate (0.0002)")
     p.add_argument("--optimizer", default=d.optimizer, help="adam or sgd, before SGHMC (adam)")
     p.add_argument("--semi_supervised", action="store_true", help="K+1-class semi-supervised")
     p.add_argument("-N", "--N", dest="N", type=int, default=d.labels, help="labelled images (200)")
-    p.add_argument("--train_iter", type=int, default=d.train_iter, help="iterations (50000)")
-    p.add_argument("--save_samples", action="store_true", help="write samples_ITER.png")
-    p.add_argument("--save_weights", action="store_true", help="write weights_ITER.pt")
-    p.add_argument("--random_seed", type=seed, default=2222, help="seed (2222)")
-    p.add_argument("--wasserstein", action="store_true", help="WGAN-GP critic instead of D")
     p.add_argument("--ml_ensemble", type=int, default=0, help="k independent ML DCGANs (0: off)")
     p.add_argument("--width", type=int, default=d.width, help="DCGAN base width (64)")
-    p.add_argument("--burn_in", type=int, default=d.burn_in, help="iterations before SGHMC")
-    p.add_argument("--alpha", type=finite_float, default=d.alpha, help="SGHMC friction (0.1)")
-    p.add_argument("--num_disc", type=int, default=d.num_disc, help="J_d, D samples per m (1)")
-    p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--write_digits", type=Path, metavar="DIR", help="write the digits files, exit")
     return p
 

@@ -29,13 +29,11 @@ from ganbook.bayesian.synthetic import SynthConfig, make_data, train
 from ganbook.cli.common import (
     Parser,
     RunFolder,
+    add_original_flags,
     check_finite,
     check_finite_values,
     check_memory,
-    finite_float,
-    output_path,
     run,
-    seed,
 )
 from ganbook.core import checkpoint
 from ganbook.core.settings import get_device
@@ -49,26 +47,7 @@ def parser() -> argparse.ArgumentParser:
         description="Train the Bayesian GAN (or, with --numz 1, the ML GAN) on the synthetic data.",
     )
     p.add_argument("--x_dim", type=int, default=d.x_dim, help="dimension of the data x (100)")
-    p.add_argument("--z_dim", type=int, default=d.z_dim, help="dimension of G's input z (10)")
-    p.add_argument("--numz", type=int, default=1, help="J, samples of z; 1 is the ML GAN (1)")
-    p.add_argument("--num_mcmc", type=int, default=d.num_mcmc, help="M, SGHMC samples per z (1)")
-    p.add_argument("--num_disc", type=int, default=d.num_disc, help="J_d, D samples per m (1)")
-    p.add_argument("--train_iter", type=int, default=d.train_iter, help="iterations (1000)")
-    p.add_argument("--wasserstein", action="store_true", help="WGAN-GP critic instead of D")
-    p.add_argument("--gen_observed", type=int, default=d.gen_observed, help="(1000)")
-    p.add_argument(
-        "--prior_std", type=finite_float, default=d.prior_std, help="weight prior std (10)"
-    )
-    p.add_argument("--lr", type=finite_float, default=d.lr, help="base learning rate (0.01)")
-    p.add_argument("--burn_in", type=int, default=d.burn_in, help="Adam steps before SGHMC")
-    p.add_argument("--alpha", type=finite_float, default=d.alpha, help="SGHMC friction (0.1)")
-    p.add_argument("--random_seed", type=seed, default=2222, help="seed (2222, the original's)")
-    p.add_argument("--save_samples", action="store_true", help="write real.npy, samples_*.npy")
-    p.add_argument("--save_weights", action="store_true", help="write weights_*.pt")
-    p.add_argument("--out_dir", type=output_path, required=True, help="folder for the results")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out_dir")
-    p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_original_flags(p, d)
     return p
 
 
@@ -107,6 +86,8 @@ def network_bytes(config: SynthConfig) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.out_dir is None:
+        p.error("the following arguments are required: --out_dir")
     try:
         config = config_from(args)
         device = get_device(args.device)

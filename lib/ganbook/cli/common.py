@@ -81,6 +81,35 @@ def run(prog: str, body: Callable[[], int]) -> int:
         return 130
 
 
+def add_original_flags(p: argparse.ArgumentParser, defaults: Any) -> None:
+    """The flags the two original Bayesian GAN scripts share, with their defaults.
+
+    ``defaults`` is the script's config class instance (its field values are the
+    original's defaults); ``--overwrite`` is the one flag the originals lack.
+    """
+    d = defaults
+    p.add_argument("--out_dir", type=output_path, help="folder for the results (required)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out_dir")
+    p.add_argument("--z_dim", type=int, default=d.z_dim, help=f"dimension of z ({d.z_dim})")
+    p.add_argument("--numz", type=int, default=1, help="J, samples of z; 1 is the ML GAN (1)")
+    p.add_argument("--num_mcmc", type=int, default=d.num_mcmc, help="M, SGHMC samples per z (1)")
+    p.add_argument("--num_disc", type=int, default=d.num_disc, help="J_d, D samples per m (1)")
+    p.add_argument("--gen_observed", type=int, default=d.gen_observed, help="(1000)")
+    p.add_argument(
+        "--prior_std", type=finite_float, default=d.prior_std, help=f"prior std ({d.prior_std:g})"
+    )
+    p.add_argument("--lr", type=finite_float, default=d.lr, help=f"learning rate ({d.lr:g})")
+    p.add_argument("--burn_in", type=int, default=d.burn_in, help="iterations before SGHMC")
+    p.add_argument("--alpha", type=finite_float, default=d.alpha, help="SGHMC friction (0.1)")
+    p.add_argument("--train_iter", type=int, default=d.train_iter, help="iterations")
+    p.add_argument("--wasserstein", action="store_true", help="WGAN-GP critic instead of D")
+    p.add_argument("--random_seed", type=seed, default=2222, help="seed (2222, the original's)")
+    p.add_argument("--save_samples", action="store_true", help="write the samples of each save")
+    p.add_argument("--save_weights", action="store_true", help="write weights_ITER.pt")
+    p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _whole_number(text: str, minimum: int, rule: str, maximum: int | None = None) -> int:
     try:
         value = int(text)
