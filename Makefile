@@ -53,7 +53,7 @@ notebooks: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py --scale $(SCALE)
 
 ## bench: each chapter's training speed and memory at book settings, the Bayesian GAN's
-## looped against batched step time, the notebooks' times (ganbook.bench, ganbook.bench_bgan)
+## looped against batched step time, the notebooks' times (scripts/bench.py, scripts/bench_bgan.py)
 bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench.py --notebooks smoke
 	$(BIN)/python scripts/bench_bgan.py
