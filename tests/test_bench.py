@@ -39,6 +39,16 @@ def test_a_chapter_row_and_the_notebook_table(capsys):
     assert bench.main(["--chapters", "1", "--steps", "3"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| 1 |"))
-    steps_per_s, peak_mb = (float(cell) for cell in row.strip("| ").split(" | ")[2:])
-    assert steps_per_s > 0 and peak_mb > 10
+    cells = row.strip("| ").split(" | ")
+    assert cells[1] == "GAN (MLP), batch 32" and len(cells) == 4
     assert "01_gan_basics.ipynb" in out
+
+
+def test_measure_divides_steps_by_the_time_they_took(monkeypatch):
+    import time
+
+    monkeypatch.setitem(bench.CHAPTERS, "x", ("sleeper", lambda n: time.sleep(0.02 * n)))
+    row = bench.measure("x", steps=5)
+    assert row["model"] == "sleeper"
+    assert 35 < row["steps_per_s"] <= 50  # 0.02 s a step: at most 50 steps/s
+    assert row["peak_mb"] > 10

@@ -78,9 +78,25 @@ def test_a_short_run_writes_js_csv_samples_and_weights(tmp_path, capsys):
 def test_benchmark_times_both_and_refuses_bad_sizes(capsys):
     cpu = torch.device("cpu")
     looped, batched = bench_bgan.bench(2, 2, steps=1, sampler="sghmc", device=cpu, hidden=16)
-    assert looped > 0 and batched > 0
+    assert all(0 < t < 10 for t in (looped, batched))
     for argv, message in ((["--sizes", "10by1"], "expected JxM"), (["--hidden", "0"], "--hidden")):
         with pytest.raises(SystemExit) as exit_info:
             bench_bgan.main(argv)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_step_times_are_medians_of_interleaved_calls():
+    import time
+
+    from ganbook.bayesian.speed import time_steps
+
+    calls = []
+
+    def step(name, seconds):
+        return lambda i: (calls.append((name, i)), time.sleep(seconds))
+
+    times = time_steps({"short": step("short", 0.004), "long": step("long", 0.012)}, repeats=5)
+    assert calls[:4] == [("short", 0), ("long", 0), ("short", 1), ("long", 1)]
+    assert len(calls) == 2 * (5 + 2)
+    assert 2.0 < times["long"] / times["short"] < 4.0

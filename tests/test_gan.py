@@ -60,9 +60,11 @@ def test_losses_against_hand_computed_values():
 
 
 def test_accuracy_is_keras_binary_accuracy():
-    logits = torch.tensor([2.0, -1.0, 0.5, -3.0])
-    assert gan.accuracy(logits, 1.0) == 0.5
-    assert gan.accuracy(logits, 0.0) == 0.5
+    # three of four logits say "real" (> 0): right for target 1, wrong for target 0
+    logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    assert gan.accuracy(logits, 1.0) == 0.75
+    assert gan.accuracy(logits, 0.0) == 0.25
+    assert gan.accuracy(torch.tensor([0.0]), 1.0) == 0.0  # D(x) = 0.5 is not "real"
 
 
 def _setup(**overrides):
