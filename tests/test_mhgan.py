@@ -188,3 +188,47 @@ def test_posterior_logit_averages_discriminator_samples_in_probability():
     samples, scores = propose(7)
     assert samples.shape == (7, 1, 28, 28) and scores.shape == (7,)
     assert torch.isfinite(scores).all() and samples.abs().max() <= 1
+
+
+def _bn_model():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    with torch.no_grad():  # training left running averages far from the real data's
+        model[1].running_mean.fill_(5.0)
+        model[1].running_var.fill_(9.0)
+    return model.eval()
+
+
+def test_batchnorm_statistics_re_estimated_on_real_data():
+    model = _bn_model()
+    real = torch.randn(1000, 2) * 2 + 1
+    fixed = mhgan.with_real_statistics(model, real)
+    with torch.no_grad():
+        features = model[0](real)
+    # 4 chunks of 250, averaged: the mean is the overall mean, the variance
+    # the average of the chunks' unbiased variances
+    chunks = features.split(250)
+    assert torch.allclose(fixed[1].running_mean, features.mean(0), atol=1e-5)
+    var = torch.stack([c.var(0, unbiased=True) for c in chunks]).mean(0)
+    assert torch.allclose(fixed[1].running_var, var, atol=1e-4)
+    assert not fixed.training and not fixed[1].training
+    # the model passed in is left as it was
+    assert model[1].running_mean.eq(5.0).all() and model[1].running_var.eq(9.0).all()
+    # scored in eval mode, real data now come out normalised
+    with torch.no_grad():
+        out = fixed(real)
+    assert out.mean(0).abs().max() < 0.2 + model[1].bias.abs().max()
+
+
+def test_a_discriminator_without_batchnorm_is_returned_as_it_is():
+    plain = torch.nn.Linear(2, 1)
+    assert mhgan.with_real_statistics(plain, torch.randn(10, 2)) is plain
+
+
+def test_sample_select_refuses_an_unknown_batchnorm_choice():
+    from ganbook.cli import sample
+    from ganbook.core.checkpoint import Checkpoint
+
+    ckpt = Checkpoint("dcgan", {}, {"G": torch.nn.Identity(), "D": _bn_model()}, [], {})
+    with pytest.raises(ValueError, match="batchnorm must be one of real, saved"):
+        sample.select(ckpt, "mh", 4, batchnorm="running")

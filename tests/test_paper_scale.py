@@ -83,6 +83,6 @@ def test_chapter5_toys_paper(task):
     from ganbook.selection import toys
 
     config = toys.config_for("paper", task=task)
-    assert config.n_train == 50_000
-    result = toys.train(toys.config_for("paper", task=task, epochs=1, n_train=200), CPU, quiet=True)
+    assert config.steps == 5 * toys.config_for("book", task=task).steps
+    result = toys.train(toys.config_for("paper", task=task, steps=2), CPU, quiet=True)
     _finite(result)

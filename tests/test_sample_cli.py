@@ -87,6 +87,7 @@ def test_missing_model_is_one_line(tmp_path, capsys):
         (["m", "--out", "x.npy", "--method", "best"], "invalid choice: 'best'"),
         (["m", "--out", "x.npy", "--calibrate", "platt"], "invalid choice: 'platt'"),
         (["m", "--out", "x.npy", "--gamma", "120"], "between 0 and 100"),
+        (["m", "--out", "x.npy", "--batchnorm", "fake"], "invalid choice: 'fake'"),
         (["m"], "--out"),
     ],
 )

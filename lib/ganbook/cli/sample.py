@@ -41,6 +41,8 @@ from ganbook.core.settings import get_device
 #: Kinds with a generator G and a one-logit discriminator D.
 SUPPORTED = ("gan", "dcgan", "toy", "bayesian_dcgan")
 METHODS = ("gan", "drs", "mh")
+#: Where D's BatchNorm statistics come from: held-out real data, or training's averages.
+BATCHNORM = ("real", "saved")
 
 
 def held_out_real(
@@ -78,8 +80,16 @@ def select(
     n_real: int = 1000,
     seed: int = 0,
     data_path: Path | None = None,
+    batchnorm: str = "real",
 ) -> mhgan.Selection:
-    """``n`` samples of ``ckpt``'s generator picked by ``method`` with its discriminator."""
+    """``n`` samples of ``ckpt``'s generator picked by ``method`` with its discriminator.
+
+    ``batchnorm="real"`` (the default) first re-estimates the BatchNorm
+    statistics of a single D on the ``n_real`` held-out real samples
+    (:func:`~ganbook.selection.with_real_statistics`); ``"saved"`` scores with
+    the running averages that training left. A Bayesian GAN's discriminator
+    samples keep theirs.
+    """
     if ckpt.kind not in SUPPORTED:
         raise ValueError(
             f"model kind {ckpt.kind!r} has no single generator with a real/fake discriminator; "
@@ -89,6 +99,8 @@ def select(
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if calibrate not in ("none", "isotonic"):
         raise ValueError(f"calibrate must be none or isotonic, got {calibrate!r}")
+    if batchnorm not in BATCHNORM:
+        raise ValueError(f"batchnorm must be one of {', '.join(BATCHNORM)}, got {batchnorm!r}")
     if ckpt.config.get("wasserstein"):
         raise ValueError("a Wasserstein critic's score is not a probability, which selectors need")
     generator = torch.Generator().manual_seed(seed)
@@ -100,6 +112,8 @@ def select(
         def score(x: torch.Tensor) -> torch.Tensor:
             return mhgan.posterior_logit(stacked_d, x)
     else:
+        if batchnorm == "real" and method != "gan":
+            D = mhgan.with_real_statistics(D, held_out_real(ckpt, n_real, data_path))
         propose = mhgan.gan_proposer(G, D, generator=generator)
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -171,6 +185,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gamma", type=_percentile, default=95.0, help="DRS: percentile for gamma, or none (95)"
     )
+    p.add_argument(
+        "--batchnorm",
+        choices=BATCHNORM,
+        default="real",
+        help="D's BatchNorm statistics: re-estimated on the held-out real data, or as saved",
+    )
     p.add_argument("--real", type=positive_int, default=1000, help="held-out real samples (1000)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -209,6 +229,7 @@ def _main(args: argparse.Namespace) -> int:
         args.real,
         args.seed,
         args.data_path,
+        args.batchnorm,
     )
     if len(result) < args.n:
         raise CommandError(

@@ -127,14 +127,14 @@ def _ssgan_trainer(model: str) -> Callable[[argparse.Namespace], checkpoint.Chec
 
 
 def _toy_trainer(task: str) -> Callable[[argparse.Namespace], checkpoint.Checkpoint]:
-    """Chapter 5's trainer for a toy mixture (``--steps`` sets the epochs)."""
+    """Chapter 5's trainer for a toy mixture (``--steps`` sets the training steps)."""
 
     def train(args: argparse.Namespace) -> checkpoint.Checkpoint:
         from ganbook.selection import toys as toy
 
         overrides = {"seed": args.seed}
         if args.steps is not None:
-            overrides["epochs"] = args.steps
+            overrides["steps"] = args.steps
         return toy.train(toy.config_for(args.scale, task=task, **overrides), device=args.device)
 
     return train

@@ -19,6 +19,7 @@ proposals spent.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import torch
 from torch import nn
+
+from ganbook.core.batchnorm import average_batch_statistics
 
 if TYPE_CHECKING:
     from ganbook.bayesian.posterior import Stacked
@@ -155,3 +158,26 @@ def logit(p: torch.Tensor | np.ndarray) -> torch.Tensor:
     """log(p / (1 - p)) with p clipped to [CLIP, 1 - CLIP] first, so it stays finite."""
     p = torch.as_tensor(p, dtype=torch.float64).clamp(CLIP, 1 - CLIP)
     return torch.log(p) - torch.log1p(-p)
+
+
+def with_real_statistics(D: nn.Module, real: torch.Tensor, batch: int = 250) -> nn.Module:
+    """A copy of ``D`` (eval mode) whose BatchNorm statistics are averaged over ``real``.
+
+    During training D met real and generated batches separately, each
+    normalised by its own statistics, while its running averages mixed the two
+    (mostly generated ones, for a D that also scores G's samples each step). In
+    eval mode neither batch is normalised as in training, and the scores the
+    selectors read as log density ratios shift. Re-estimated on real data, the
+    statistics are those D used on real batches; a D without BatchNorm is
+    returned unchanged.
+    """
+    norms = [m for m in D.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return D
+    D = copy.deepcopy(D).eval()
+    norms = [m for m in D.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for bn in norms:
+        bn.train()
+    device = next(D.parameters()).device
+    average_batch_statistics(norms, lambda x: D(x.to(device)), real, batch)
+    return D.eval()

@@ -2,9 +2,10 @@
 
 Networks (Turner et al., section 5.1): G maps z ~ N(0, I_2) and D maps x
 through four fully connected layers of 100 ReLU units each, to x (linear) and to
-one logit. Training: the non-saturating GAN with Adam, one D step and one G step
-per batch; an epoch is one pass over a fixed training set of ``n_train``
-points drawn from the mixture.
+one logit. Training: the non-saturating GAN with Adam (1e-3, betas 0.5 and
+0.999), one D step and one G step per batch of 100, a fresh batch from the
+mixture at every step, and an R1 penalty (gamma / 2) E||grad D~(x)||^2 on
+the real batch (Mescheder et al., 2018) that keeps D smooth around the data.
 
 The selectors (:data:`METHODS`) run on snapshots taken along training and are
 scored with the metrics of :mod:`ganbook.selection.mixtures`.
@@ -12,6 +13,7 @@ scored with the metrics of :mod:`ganbook.selection.mixtures`.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -77,47 +79,58 @@ class Discriminator(nn.Module):
 class ToyConfig(Config):
     """A toy GAN run: the task, the networks, the training budget and the seed.
 
-    ``snapshot_every`` epochs (and after the last) the networks' weights are kept
-    in the checkpoint, so that the selectors can be scored along training.
+    Every step draws a fresh batch from the mixture (the papers' toys have an
+    unlimited supply of data, so there is no training set to memorise), takes
+    one D step with an R1 penalty of weight ``r1`` on the real batch and one
+    G step. Every ``snapshot_every`` steps (and after the last) the networks'
+    weights are kept in the checkpoint, so that the selectors can be scored
+    along training.
     """
 
     task: str = "grid25"
-    n_train: int = 10_000
-    epochs: int = 30
+    steps: int = 20_000
     batch_size: int = 100
     z_dim: int = 2
     hidden: int = 100
     layers: int = 4
     lr: float = 1e-3
     beta1: float = 0.5
-    snapshot_every: int = 1
+    r1: float = 0.1
+    snapshot_every: int = 1000
     seed: int = 0
 
-    counts = ("n_train", "epochs", "batch_size", "z_dim", "hidden", "layers", "snapshot_every")
+    counts = ("steps", "batch_size", "z_dim", "hidden", "layers", "snapshot_every")
     naturals = ("seed",)
     positive = ("lr",)
     choices = {"task": tuple(MIXTURES)}
+
+    def check(self) -> None:
+        if isinstance(self.r1, bool) or not isinstance(self.r1, (int, float)):
+            raise ValueError(f"r1 must be a number, got {self.r1!r}")
+        if not (math.isfinite(self.r1) and self.r1 >= 0):
+            raise ValueError(f"r1 must be a finite number of at least 0, got {self.r1!r}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
 
     @property
     def mixture(self) -> Mixture:
         return MIXTURES[self.task]
 
 
-
-#: Per scale and task: the config fields. The papers do not give the data size or
-#: the epochs of their toy runs; ``paper`` scale trains on five times more data.
+#: Per scale and task: the config fields. The papers do not give their toy runs'
+#: budgets; ``paper`` scale trains five times longer than ``book``.
 SCALE_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
-        "mog1d": {"n_train": 1000, "epochs": 3, "hidden": 32},
-        "grid25": {"n_train": 1000, "epochs": 4, "hidden": 32, "snapshot_every": 2},
+        "mog1d": {"steps": 300, "hidden": 32, "snapshot_every": 100},
+        "grid25": {"steps": 400, "hidden": 32, "snapshot_every": 200},
     },
     "book": {
-        "mog1d": {"n_train": 10_000, "epochs": 10},
-        "grid25": {"n_train": 10_000, "epochs": 60, "snapshot_every": 6},
+        "mog1d": {"steps": 10_000, "snapshot_every": 500},
+        "grid25": {"steps": 20_000, "snapshot_every": 1000},
     },
     "paper": {
-        "mog1d": {"n_train": 50_000, "epochs": 30},
-        "grid25": {"n_train": 50_000, "epochs": 60, "snapshot_every": 6},
+        "mog1d": {"steps": 50_000, "snapshot_every": 2500},
+        "grid25": {"steps": 100_000, "snapshot_every": 5000},
     },
 }
 
@@ -143,7 +156,7 @@ register("toy", build, sources=("ganbook.core.losses",))
 
 
 def held_out(config: ToyConfig | dict[str, Any], n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` fresh real points, never in the training set (the selectors' held-out data)."""
+    """``n`` fresh real points, drawn apart from every training batch."""
     task = config.task if isinstance(config, ToyConfig) else config["task"]
     generator = torch.Generator().manual_seed(HELD_OUT_SEED + seed)
     return MIXTURES[task].sample(n, generator)
@@ -153,49 +166,60 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
+def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """E ||grad_x D~(x)||^2 over the real batch (Mescheder et al., 2018).
+
+    Penalising the gradient of D's logit on real data keeps D smooth where
+    the data are, so the generator is not pushed past a mode it has reached.
+    """
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.pow(2).sum(1).mean()
+
+
 def train(
     config: ToyConfig, device: str | torch.device | None = None, quiet: bool = False
 ) -> Checkpoint:
-    """Train a toy GAN; log the mean losses of each epoch, keep weight snapshots.
+    """Train a toy GAN; log the mean losses of every snapshot interval, keep snapshots.
 
-    ``checkpoint.extra["snapshots"]`` maps an epoch to the (G, D) state dicts
-    after it (epoch 0 is the untrained pair).
+    ``checkpoint.extra["snapshots"]`` maps a step to the (G, D) state dicts
+    after it (step 0 is the untrained pair).
     """
     device = get_device(device)
     generator = seed_everything(config.seed)
-    data = config.mixture.sample(config.n_train, generator).to(device)
+    mixture = config.mixture
     models = build(config.to_dict())
     G, D = models["G"].to(device), models["D"].to(device)
     betas = (config.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
-    steps = config.n_train // config.batch_size
     snapshots = {0: (_state(G), _state(D))}
     log = []
     start = time.perf_counter()
-    bar = progress(config.epochs, f"{config.task} GAN (seed {config.seed})", disable=quiet)
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(config.n_train, generator=generator)
-        d_sum = g_sum = 0.0
-        for step in range(steps):
-            real = data[order[step * config.batch_size : (step + 1) * config.batch_size]]
-            z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
-            fake = G(z)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss = bce(D(real), 1.0) + bce(D(fake.detach()), 0.0)
-            d_loss.backward()
-            opt_d.step()
-            D.requires_grad_(False)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss = generator_loss(D(fake))
-            g_loss.backward()
-            opt_g.step()
-            D.requires_grad_(True)
-            d_sum += d_loss.item()
-            g_sum += g_loss.item()
-        log.append({"epoch": epoch, "d_loss": d_sum / steps, "g_loss": g_sum / steps})
-        if epoch % config.snapshot_every == 0 or epoch == config.epochs:
-            snapshots[epoch] = (_state(G), _state(D))
+    d_sum = g_sum = 0.0
+    bar = progress(config.steps, f"{config.task} GAN (seed {config.seed})", disable=quiet)
+    for step in range(1, config.steps + 1):
+        real = mixture.sample(config.batch_size, generator).to(device)
+        z = torch.randn(config.batch_size, config.z_dim, generator=generator).to(device)
+        fake = G(z)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss = bce(D(real), 1.0) + bce(D(fake.detach()), 0.0)
+        penalty = 0.5 * config.r1 * r1_penalty(D, real) if config.r1 else 0.0
+        (d_loss + penalty).backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss = generator_loss(D(fake))
+        g_loss.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+        d_sum += d_loss.item()
+        g_sum += g_loss.item()
+        if step % config.snapshot_every == 0 or step == config.steps:
+            done = step - max(snapshots)
+            log.append({"step": step, "d_loss": d_sum / done, "g_loss": g_sum / done})
+            snapshots[step] = (_state(G), _state(D))
+            d_sum = g_sum = 0.0
         bar.update(1)
     bar.close()
     G.eval()
@@ -213,10 +237,14 @@ def trained(
     )
 
 
-def at_epoch(checkpoint: Checkpoint, epoch: int) -> tuple[nn.Module, nn.Module]:
-    """G and D (on the CPU, eval mode) as they were after ``epoch``."""
+def at_step(checkpoint: Checkpoint, step: int) -> tuple[nn.Module, nn.Module]:
+    """G and D (on the CPU, eval mode) as they were after training ``step``."""
+    snapshots = checkpoint.extra["snapshots"]
+    if step not in snapshots:
+        kept = ", ".join(str(s) for s in sorted(snapshots))
+        raise KeyError(f"no snapshot at step {step}; the run kept steps {kept}")
     models = build(checkpoint.config)
-    g_state, d_state = checkpoint.extra["snapshots"][epoch]
+    g_state, d_state = snapshots[step]
     models["G"].load_state_dict(g_state)
     models["D"].load_state_dict(d_state)
     return models["G"].eval(), models["D"].eval()
@@ -302,32 +330,60 @@ def select_all(
     return out
 
 
+def fresh_real(config: ToyConfig | dict[str, Any], n: int) -> torch.Tensor:
+    """``n`` real points to refine a discriminator on, apart from the held-out ones."""
+    task = config.task if isinstance(config, ToyConfig) else config["task"]
+    seed = config.seed if isinstance(config, ToyConfig) else config["seed"]
+    generator = torch.Generator().manual_seed(2 * HELD_OUT_SEED + seed)
+    return MIXTURES[task].sample(n, generator)
+
+
 def score_run(
     checkpoint: Checkpoint,
     n: int,
     K: int,
-    epochs: list[int] | None = None,
-    n_real: int = 1000,
+    steps: list[int] | None = None,
     burn_in: int = 10_000,
     methods: tuple[str, ...] = METHODS,
+    refine: int = 0,
+    max_per_sample: int = 200,
 ) -> pd.DataFrame:
-    """One row per (epoch, method): the metrics of :func:`evaluate` and proposals per sample."""
-    mixture = MIXTURES[checkpoint.config["task"]]
-    real = held_out(checkpoint.config, max(n_real, n), seed=checkpoint.config["seed"])
-    epochs = sorted(checkpoint.extra["snapshots"]) if epochs is None else epochs
+    """One row per (step, D, method): the metrics of :func:`evaluate` and proposals per sample.
+
+    ``n`` samples per method, and ``n`` held-out real points (the MH chains'
+    starts and the calibration's real half), at every snapshot in ``steps``
+    (default: all but the untrained one). Column ``D`` says which
+    discriminator scored: ``"as trained"``, and with ``refine`` > 0 also
+    ``"refined"``, a copy trained ``refine`` more steps against the frozen G
+    (:func:`refine_discriminator`) on fresh real points.
+    """
+    config = checkpoint.config
+    mixture = MIXTURES[config["task"]]
+    real = held_out(config, n, seed=config["seed"])
+    extra = fresh_real(config, 100_000) if refine else None
+    steps = sorted(checkpoint.extra["snapshots"])[1:] if steps is None else steps
     rows = []
-    for epoch in epochs:
-        G, D = at_epoch(checkpoint, epoch)
-        selections = select_all(G, D, real, n, K, seed=epoch, burn_in=burn_in, methods=methods)
-        for method, selection in selections.items():
-            rows.append(
-                {
-                    "seed": checkpoint.config["seed"],
-                    "epoch": epoch,
-                    "method": method,
-                    **evaluate(mixture, selection.samples),
-                    "proposals_per_sample": selection.per_sample,
-                    "samples": len(selection),
-                }
+    for step in steps:
+        G, D = at_step(checkpoint, step)
+        discriminators = {"as trained": D}
+        if extra is not None:
+            discriminators["refined"] = refine_discriminator(
+                G, D, extra, steps=refine, seed=config["seed"]
             )
+        for name, d in discriminators.items():
+            selections = select_all(
+                G, d, real, n, K, step, burn_in, methods, max_per_sample=max_per_sample
+            )
+            for method, selection in selections.items():
+                rows.append(
+                    {
+                        "seed": config["seed"],
+                        "step": step,
+                        "D": name,
+                        "method": method,
+                        **evaluate(mixture, selection.samples),
+                        "proposals_per_sample": selection.per_sample,
+                        "samples": len(selection),
+                    }
+                )
     return pd.DataFrame(rows)
