@@ -66,6 +66,21 @@ CASES = [
         "saved",
         creates=("new",),
     ),
+    Case(
+        "mlp-supervised-all-labels",
+        "ganbook-train",
+        "ssgan-mlp-supervised --scale smoke --steps 2 --labels 100% --out {tmp}/new",
+        0,
+        "saved",
+        creates=("new",),
+    ),
+    Case(
+        "mlp-bad-labels",
+        "ganbook-train",
+        "ssgan-mlp --scale smoke --labels 0.1% --out {tmp}/new",
+        2,
+        "fewer than one per class",
+    ),
     # 2. output folders never mix runs
     Case(
         "reuse-finished-run",

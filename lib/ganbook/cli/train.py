@@ -4,6 +4,7 @@
     ganbook-train dcgan --scale book --seed 0 --feature-matching --out runs/fm
     ganbook-train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
     ganbook-train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
+    ganbook-train ssgan-mlp --labels 100 --scale book --seed 0 --out runs/mlp
     ganbook-train grid25 --scale book --seed 0 --out runs/grid25
 
 writes ``model.pt`` (load it with ``ganbook.core.checkpoint.load``), ``log.csv``
@@ -148,11 +149,19 @@ TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "ssgan": _ssgan_trainer("eleven"),
     "ssgan-klogit": _ssgan_trainer("klogit"),
     "ssgan-supervised": _ssgan_trainer("supervised"),
+    "ssgan-mlp": _ssgan_trainer("mlp"),
+    "ssgan-mlp-supervised": _ssgan_trainer("mlp-supervised"),
     "mog1d": _toy_trainer("mog1d"),
     "grid25": _toy_trainer("grid25"),
 }
 #: The models that learn from a labelled subset, and its default size.
-LABELLED_MODELS = ("ssgan", "ssgan-klogit", "ssgan-supervised")
+LABELLED_MODELS = (
+    "ssgan",
+    "ssgan-klogit",
+    "ssgan-supervised",
+    "ssgan-mlp",
+    "ssgan-mlp-supervised",
+)
 DEFAULT_LABELS = "100"
 
 

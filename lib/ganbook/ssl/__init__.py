@@ -6,6 +6,8 @@ losses       the 11-class losses and the K-logit form (p(real|x) = Z(x) / (Z(x) 
              Z(x) = sum_k exp l_k(x)), G trained by feature matching
 labels       balanced labelled subsets, the seed's redrawn mask, the batch sampler
 training     the config, training, the supervised-only baseline, held-out accuracy
+mlp          Salimans et al.'s own MNIST model (an MLP with weight normalisation and
+             Gaussian noise), its losses and training, and its supervised control
 experiments  the grid of models, label counts and seeds, trained side by side
 """
 
@@ -36,6 +38,7 @@ from ganbook.ssl.losses import (
     klogit_prob_real,
     masked_mean,
 )
+from ganbook.ssl.mlp import MLP_MODELS, MLPConfig
 from ganbook.ssl.models import (
     IMAGE_SIZE,
     IMAGE_SIZES,
@@ -53,7 +56,9 @@ from ganbook.ssl.models import (
     to_mnist_size,
 )
 from ganbook.ssl.training import (
+    MLP_SETTINGS,
     MODELS,
+    PAPER_STEPS,
     SCALE_SETTINGS,
     SSGANConfig,
     accuracy,
@@ -74,8 +79,11 @@ __all__ = [
     "IMAGE_SIZE",
     "IMAGE_SIZES",
     "MASKS",
+    "MLP_MODELS",
+    "MLP_SETTINGS",
     "MNIST_SIZE",
     "MODELS",
+    "PAPER_STEPS",
     "NUM_CLASSES",
     "SCALE_SETTINGS",
     "SEEDS",
@@ -84,6 +92,7 @@ __all__ = [
     "Classifier",
     "Discriminator",
     "Generator",
+    "MLPConfig",
     "RunKey",
     "SSGANConfig",
     "TFDropout",

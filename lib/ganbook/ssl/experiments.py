@@ -18,7 +18,7 @@ import torch
 from ganbook.core.checkpoint import Checkpoint
 from ganbook.core.progress import progress
 from ganbook.core.settings import get_device, get_scale
-from ganbook.ssl.training import SSGANConfig, config_for, is_cached, trained
+from ganbook.ssl.training import Settings, config_for, is_cached, trained
 
 Key = TypeVar("Key")
 #: Seeds of the chapter's comparison and parallel training processes, per scale.
@@ -27,7 +27,7 @@ WORKERS = {"smoke": 1, "book": 2, "paper": 1}
 
 
 def train_all(
-    configs: Mapping[Key, SSGANConfig],
+    configs: Mapping[Key, Settings],
     scale: str | None = None,
     device: str | torch.device | None = None,
     workers: int | None = None,
@@ -101,7 +101,7 @@ def run_grid(
     return train_all(configs, scale, device)
 
 
-def _train_in_worker(config: SSGANConfig, scale: str) -> None:
+def _train_in_worker(config: Settings, scale: str) -> None:
     torch.set_num_threads(1)
     trained(config, scale=scale, device="cpu", quiet=True)
 
@@ -114,7 +114,7 @@ def results_table(runs: dict[RunKey, Checkpoint]) -> pd.DataFrame:
             "labels": labels,
             "seed": seed,
             "test_acc": run.extra["test_accuracy"],
-            "test_acc_running": run.extra["test_accuracy_running"],
+            "test_acc_running": run.extra.get("test_accuracy_running", float("nan")),
             "labels_seen": run.extra["labels_seen"],
             "seconds": run.extra["seconds"],
         }

@@ -26,13 +26,16 @@ batch normalisation has momentum 0.99 and epsilon 1e-3 (PyTorch momentum
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganbook.core.sampling import eval_mode
+
+if TYPE_CHECKING:
+    from ganbook.ssl.mlp import MLPDiscriminator
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 64
@@ -214,10 +217,10 @@ class Classifier(nn.Module):
     ``forward`` takes images in [-1, 1] of shape (N, 1, 28, 28), resizes them
     to D's input size (64x64 in the seed) and returns the 10 digit logits:
     logits 1..10 of the 11-class model, all K logits otherwise. ``predict``
-    returns the digits.
+    returns the digits. ``D`` is the seed's CNN or Salimans et al.'s MLP.
     """
 
-    def __init__(self, D: Discriminator, fake_class: bool):
+    def __init__(self, D: Discriminator | MLPDiscriminator, fake_class: bool):
         super().__init__()
         self.D = D
         self.fake_class = fake_class
