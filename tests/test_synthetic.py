@@ -121,3 +121,40 @@ def test_mode_dropping_raises_the_js():
     one = data.X[data.clusters == 0]
     scores = [estimator(x) for x in (all_modes, half, one)]
     assert scores[0] < scores[1] < scores[2] < math.log(2)
+
+
+def test_every_run_is_scored_on_the_same_number_of_points():
+    config = synthetic.SynthConfig(x_dim=6, z_dim=3, hidden=8, numz=3).validate()
+    G = synthetic.build(config.to_dict())["G"]
+    gen = torch.Generator().manual_seed(0)
+    for total in (640, 100, 7):
+        assert synthetic.generate_shared([G], total, 3, gen).shape == (total, 6)
+    # two kept stacks of 3 generators: 6 generators share the points
+    points = synthetic.generate_shared([G, G], 600, 3, gen)
+    assert points.shape == (600, 6)
+
+
+def run(**overrides):
+    fields = {"x_dim": 6, "z_dim": 3, "hidden": 16, "numz": 2, "train_iter": 20}
+    fields |= {"eval_every": 10, "eval_points": 200, "burn_in": 5, "keep_from": 10}
+    return synthetic.train(synthetic.SynthConfig(**fields, **overrides), "cpu", quiet=True)
+
+
+def test_samples_are_kept_along_the_chain_and_scored_together():
+    result = run(keep_every=5)
+    first, last = result.log
+    assert first["kept"] == 0 and math.isnan(first["js_chain"])
+    assert last["kept"] == 2 and 0 <= last["js_chain"] <= math.log(2) + 1e-9
+    assert [e["phase"] for e in result.log] == ["sghmc", "sghmc"]
+    assert math.isnan(run(keep_every=0).log[-1]["js_chain"])
+
+
+def test_the_original_recipe_and_the_noiseless_sampler_differ_from_sghmc():
+    sghmc, cold = run(), run(temperature=0.0)
+    original = run(sampler="original")
+    assert [e["phase"] for e in original.log] == ["adam", "adam"]
+    weights = [r["G"].stacked[0].detach() for r in (sghmc, cold, original)]
+    assert not torch.allclose(weights[0], weights[1])
+    assert not torch.allclose(weights[0], weights[2])
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        synthetic.SynthConfig(sampler="adam").validate()

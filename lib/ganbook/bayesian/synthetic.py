@@ -18,14 +18,22 @@ Training (``bgan_synth``): batch 64, learning rate
 one step of every generator per iteration. numz = 1 (with num_mcmc = 1) is the
 maximum-likelihood GAN: Adam(lr, beta1 0.5), no prior, no noise. The Bayesian
 GAN takes ``burn_in`` Adam steps on the posterior energies and then samples
-with SGHMC (:class:`SynthConfig` gives the step sizes).
+with SGHMC (:class:`SynthConfig` gives the step sizes); ``sampler="original"``
+is the original code's recipe instead, Adam all along on the loss plus its
+prior and noise terms.
 
-Evaluation: every 100 iterations, the JS divergence of 10 batches of 64 points
-from each generator from the data (:class:`ganbook.bayesian.divergence.JSEstimator`).
+Evaluation: every ``eval_every`` iterations, the JS divergence from the data
+(:class:`ganbook.bayesian.divergence.JSEstimator`) of ``eval_points`` points,
+shared equally by the generators, so that every run is scored on the same
+number of points whatever its J x M (the estimator's bias depends on it).
+From ``keep_from`` on, the generators' weights are also kept every
+``keep_every`` iterations (Algorithm 1's samples along the chain), and
+``js_chain`` scores ``eval_points`` points shared by all the kept samples.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -39,7 +47,7 @@ from torch import nn
 
 from ganbook.bayesian.divergence import JSEstimator
 from ganbook.bayesian.posterior import Posterior, Stacked, d_step, g_step
-from ganbook.bayesian.sghmc import SGHMC
+from ganbook.bayesian.sghmc import SGHMC, noise_loss
 from ganbook.core.checkpoint import Checkpoint, cached, of_type, register
 from ganbook.core.config import Config, scaled
 from ganbook.core.progress import progress
@@ -53,6 +61,9 @@ DATA_SEED = 1234
 HIDDEN = 1000
 INIT_STD = 0.02
 LR_DECAY = 3.0
+#: The original ``bgan_synth``'s sampler settings, whose noise term it added to Adam's loss.
+ORIGINAL_ALPHA = 1e-3
+ORIGINAL_ETA = 2e-4
 
 
 @dataclass(frozen=True)
@@ -138,8 +149,17 @@ class SynthConfig(Config):
     then samples with SGHMC: friction ``alpha`` and learning rate
     eta = lr_t / N for D, lr_t / gen_observed for G, where lr_t is the
     original schedule, so that each step on a mean loss is lr_t as in the
-    original. ``prior_std`` 10 and ``gen_observed`` 1000 are the original's
-    synthetic settings; ``hidden`` is the width of G and D.
+    original. ``eta_scale`` multiplies both etas; ``temperature`` scales the
+    injected noise (0: momentum SGD, the sampler without its noise).
+    ``prior_std`` 10 and ``gen_observed`` 1000 are the original's synthetic
+    settings; ``hidden`` is the width of G and D.
+
+    ``sampler="original"`` replaces SGHMC by the original code's recipe:
+    Adam from the start on the mean loss plus ``prior / N`` and the noise term
+    ``sum(w * n) / N``, ``n ~ N(0, 2 ORIGINAL_ALPHA ORIGINAL_ETA)``, for G as
+    for D (:func:`ganbook.bayesian.sghmc.noise_loss`). ``eval_points`` points,
+    shared by the generators, are scored at each evaluation; generator samples
+    are kept every ``keep_every`` iterations from ``keep_from`` (0: none).
     """
 
     x_dim: int = 100
@@ -157,7 +177,12 @@ class SynthConfig(Config):
     wasserstein: bool = False
     hidden: int = HIDDEN
     eval_every: int = 100
-    eval_batches: int = 10
+    eval_points: int = 6400
+    sampler: str = "sghmc"
+    temperature: float = 1.0
+    eta_scale: float = 1.0
+    keep_every: int = 50
+    keep_from: int = 500
     seed: int = 0
 
     @property
@@ -175,23 +200,33 @@ class SynthConfig(Config):
 
     counts = tuple(
         "z_dim numz num_mcmc num_disc train_iter batch_size gen_observed hidden "
-        "eval_every eval_batches".split()
+        "eval_every eval_points".split()
     )
-    naturals = ("burn_in", "seed")
-    positive = ("lr", "prior_std", "alpha")
+    naturals = ("burn_in", "seed", "keep_every", "keep_from")
+    positive = ("lr", "prior_std", "alpha", "eta_scale")
+    choices = {"sampler": ("sghmc", "original")}
 
     def check(self) -> None:
         if self.x_dim < 2:
             raise ValueError(f"x_dim must be at least 2 (the JS is taken in 2-D), got {self.x_dim}")
         if self.alpha > 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be 0 or more, got {self.temperature}")
 
 
 #: Per scale: iterations and width. ``paper`` is the seed's own command (5,000 iterations).
 SCALE_SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {"train_iter": 100, "hidden": 64, "eval_every": 50, "burn_in": 50},
-    "book": {"train_iter": 1000},
+    "smoke": {
+        "train_iter": 100,
+        "hidden": 64,
+        "eval_every": 50,
+        "burn_in": 50,
+        "eval_points": 640,
+        "keep_from": 50,
+        "keep_every": 25,
+    },
+    "book": {"train_iter": 1000, "hidden": 250},
     "paper": {"train_iter": 5000},
 }
 
@@ -221,13 +256,37 @@ def generate(G: Stacked, n: int, z_dim: int, generator: torch.Generator) -> np.n
     return generate_stacked(G, n, z_dim, generator).reshape(len(G) * n, -1).numpy()
 
 
+def generate_shared(
+    samples: list[Stacked], total: int, z_dim: int, generator: torch.Generator
+) -> np.ndarray:
+    """``total`` points shared equally by every generator of every stack in ``samples``.
+
+    Each of the S * K generators gives ``ceil(total / (S * K))`` points, pooled
+    stack by stack and generator by generator, and the pool is cut to ``total``.
+    """
+    per = -(-total // sum(len(G) for G in samples))
+    return np.concatenate([generate(G, per, z_dim, generator) for G in samples])[:total]
+
+
+def _noise_terms(
+    G: Stacked, D: Stacked, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The original's noise terms for D and G, on the energies' scale (its loss times N)."""
+    std = math.sqrt(2 * ORIGINAL_ALPHA * ORIGINAL_ETA)
+    return (
+        noise_loss(D.parameters(), std, 1.0, generator),
+        noise_loss(G.parameters(), std, 1.0, generator),
+    )
+
+
 def _optimizers(
     G: Stacked, D: Stacked, config: SynthConfig, sampling: bool, generator: torch.Generator
 ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     if sampling:
+        settings = {"alpha": config.alpha, "temperature": config.temperature}
         return (
-            SGHMC(G.parameters(), lr=config.lr, alpha=config.alpha, generator=generator),
-            SGHMC(D.parameters(), lr=config.lr, alpha=config.alpha, generator=generator),
+            SGHMC(G.parameters(), lr=config.lr, generator=generator, **settings),
+            SGHMC(D.parameters(), lr=config.lr, generator=generator, **settings),
         )
     betas = (0.5, 0.999)
     return (
@@ -246,10 +305,12 @@ def train(
 
     ``on_eval(entry, fake, models)`` is called after each evaluation with the
     log entry, the generated points and the networks {"G", "D"} (a live plot or
-    the command line uses it). The
-    checkpoint's log holds one entry per evaluation (iteration, js, energies,
-    seconds, phase) and ``extra["points"]`` the 2-D PCA projection of the
-    generated points of each evaluation.
+    the command line uses it). The checkpoint's log holds one entry per
+    evaluation (iteration, js, js_chain, kept, energies, seconds, phase):
+    ``js`` scores the current generators, ``js_chain`` (NaN before the first
+    kept sample) all the samples kept so far, ``kept`` of them.
+    ``extra["points"]`` holds the 2-D PCA projection of the generated points of
+    each evaluation.
     """
     config.validate()
     device = get_device(device)
@@ -261,42 +322,56 @@ def train(
     models = build(config.to_dict())
     G, D = of_type(models["G"], Stacked).to(device), of_type(models["D"], Stacked).to(device)
     objective = "wasserstein" if config.wasserstein else "gan"
-    posterior = Posterior(N, config.gen_observed, config.prior_std, config.ml, objective)
+    original = config.sampler == "original" and not config.ml
+    # The original scales G's prior and noise terms by N, like D's.
+    gen_observed = N if original else config.gen_observed
+    posterior = Posterior(N, gen_observed, config.prior_std, config.ml, objective)
     sampling = False
     opt_g, opt_d = _optimizers(G, D, config, sampling, generator)
     k, n = config.num_generators, config.batch_size
     log: list[dict[str, Any]] = []
     points: dict[int, np.ndarray] = {}
+    kept: list[Stacked] = []
     start = time.perf_counter()
     desc = "ML GAN" if config.ml else f"Bayesian GAN J={config.numz} M={config.num_mcmc}"
     bar = progress(config.train_iter, desc, disable=quiet)
     for t in range(config.train_iter):
-        if not config.ml and t == config.burn_in:
+        if not (config.ml or original) and t == config.burn_in:
             sampling = True
             opt_g, opt_d = _optimizers(G, D, config, sampling, generator)
         lr = learning_rate(t, config.lr, n, N)
+        eta = lr * config.eta_scale
         for group in opt_d.param_groups:
-            group["lr"] = lr / N if sampling else lr
+            group["lr"] = eta / N if sampling else lr
         for group in opt_g.param_groups:
-            group["lr"] = lr / config.gen_observed if sampling else lr
+            group["lr"] = eta / config.gen_observed if sampling else lr
+        noise_d, noise_g = _noise_terms(G, D, generator) if original else (None, None)
         real = X[torch.randperm(N, generator=generator)[:n].to(device)]
         z = sample_z(k, n, config.z_dim, generator).to(device)
-        u_d = d_step(G, D, opt_d, posterior, real, z, generator)
+        u_d = d_step(G, D, opt_d, posterior, real, z, generator, noise_d)
         z = sample_z(k, n, config.z_dim, generator).to(device)
-        u_g = g_step(G, D, opt_g, posterior, z)
+        u_g = g_step(G, D, opt_g, posterior, z, noise_g)
         bar.update(1)
+        if config.keep_every and t + 1 > config.keep_from and (t + 1) % config.keep_every == 0:
+            kept.append(copy.deepcopy(G).eval())
         if (t + 1) % config.eval_every == 0 or t + 1 == config.train_iter:
-            fake = generate(G, config.eval_batches * n, config.z_dim, generator)
+            fake = generate_shared([G], config.eval_points, config.z_dim, generator)
+            finite = bool(np.isfinite(fake).all())
+            chain = (
+                generate_shared(kept, config.eval_points, config.z_dim, generator) if kept else None
+            )
             entry = {
                 "iteration": t + 1,
-                "js": estimator(fake) if np.isfinite(fake).all() else float("nan"),
+                "js": estimator(fake) if finite else float("nan"),
+                "js_chain": _score(estimator, chain),
+                "kept": len(kept),
                 "d_energy": u_d.mean().item(),
                 "g_energy": u_g.mean().item(),
                 "seconds": time.perf_counter() - start,
                 "phase": "sghmc" if sampling else "adam",
             }
             log.append(entry)
-            if np.isfinite(fake).all():
+            if finite:
                 points[t + 1] = estimator.project(fake).astype(np.float32)
             bar.set_postfix(js=f"{entry['js']:.3f}")
             if on_eval is not None:
@@ -306,6 +381,13 @@ def train(
     D.eval()
     extra = {"points": points, "seconds": time.perf_counter() - start}
     return Checkpoint("bgan_synth", config.to_dict(), {"G": G, "D": D}, log, extra)
+
+
+def _score(estimator: JSEstimator, points: np.ndarray | None) -> float:
+    """The JS of ``points`` from the data; NaN for none or non-finite points."""
+    if points is None or not np.isfinite(points).all():
+        return float("nan")
+    return estimator(points)
 
 
 def trained(
