@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganbook.bayesian.sghmc import SGHMC, gaussian_chains, noise_loss
+from ganbook.bayesian.sghmc import SGHMC, gaussian_chains, minibatch_chains, noise_loss
 
 
 def test_samples_a_known_gaussian_posterior():
@@ -84,3 +84,15 @@ def test_original_noise_term_puts_noise_on_the_gradient():
     w = torch.zeros(100_000, requires_grad=True)
     noise_loss([w], noise_std=math.sqrt(2 * 0.01), scale=10.0).backward()
     assert w.grad.std().item() == pytest.approx(math.sqrt(0.02) / 10, rel=0.02)
+
+
+def test_minibatch_chains_match_a_known_posterior_at_a_small_step():
+    # y_i ~ N(theta, 1), prior N(0, 10^2): the exact posterior std is 1 / sqrt(N + 0.01).
+    # At the synthetic run's sampling rate the minibatch noise widens the spread a little;
+    # twenty times that rate widens it about twice (the sampler does not correct for it).
+    states, mean, std = minibatch_chains(lr=5e-4, chains=200)
+    assert std == pytest.approx((10_000 + 0.01) ** -0.5)
+    assert states.mean().item() == pytest.approx(mean, abs=0.2 * std)
+    assert 0.9 < states.std().item() / std < 1.4
+    hot, _, _ = minibatch_chains(lr=1e-2, chains=200)
+    assert hot.std().item() / std > 2.0

@@ -153,3 +153,47 @@ def gaussian_chains(
         if step >= burn_in and step % thin == 0:
             kept.append(theta.detach().clone())
     return torch.cat(kept)
+
+
+def minibatch_chains(
+    *,
+    n_data: int = 10_000,
+    batch_size: int = 64,
+    prior_std: float = 10.0,
+    lr: float = 5e-4,
+    alpha: float = 0.1,
+    steps: int = 3000,
+    burn_in: int = 1000,
+    thin: int = 20,
+    chains: int = 500,
+    seed: int = 0,
+) -> tuple[torch.Tensor, float, float]:
+    """SGHMC with minibatch gradients on a posterior we know, at a GAN run's own settings.
+
+    The model: ``n_data`` points y_i ~ N(theta, 1) (drawn once, with mean 1), a
+    prior theta ~ N(0, prior_std^2). The posterior is Gaussian with precision
+    ``n_data + prior_std^-2``. Each step estimates grad U from ``batch_size``
+    points scaled by ``n_data / batch_size``, as the GAN's energies do, and
+    steps with ``eta = lr / n_data`` and friction ``alpha``, as the synthetic
+    experiment's SGHMC phase does. Returns the kept states of all chains,
+    pooled, and the exact posterior mean and standard deviation: the
+    minibatch noise, which the sampler does not correct for, widens the
+    sampled spread beyond the exact one.
+    """
+    g = torch.Generator().manual_seed(seed)
+    y = 1.0 + torch.randn(n_data, generator=g, dtype=torch.float64)
+    precision = n_data + prior_std**-2
+    mean, std = float(y.sum() / precision), precision**-0.5
+    theta = torch.full((chains,), mean, dtype=torch.float64)
+    v = torch.zeros_like(theta)
+    eta = lr / n_data
+    noise = math.sqrt(2 * alpha * eta)
+    kept = []
+    for step in range(steps):
+        batch = y[torch.randint(n_data, (chains, batch_size), generator=g)]
+        grad = (n_data / batch_size) * (theta[:, None] - batch).sum(1) + theta / prior_std**2
+        v = (1 - alpha) * v - eta * grad + noise * torch.randn(chains, generator=g, dtype=v.dtype)
+        theta = theta + v
+        if step >= burn_in and step % thin == 0:
+            kept.append(theta.clone())
+    return torch.cat(kept), mean, std
