@@ -1,4 +1,6 @@
 import matplotlib
+import pandas as pd
+import pytest
 
 matplotlib.use("Agg")
 
@@ -19,7 +21,7 @@ def test_explorer_trains_the_sliders_run_and_then_loads_it():
     # the redrawn figure replaces the previous one
     assert len(ui.output.outputs) == 1 and "image/png" in ui.output.outputs[0]["data"]
     again = ui.run()  # same sliders: from the cache, drawn once
-    assert again.log == result.log
+    assert pd.DataFrame(again.log).equals(pd.DataFrame(result.log))  # NaN where NaN
 
 
 def test_grid_figure_and_frame():
@@ -29,3 +31,36 @@ def test_grid_figure_and_frame():
     assert len(fig.axes) == 2 and "J=2 M=1" in fig.axes[1].get_title()
     frame = bgan_explore.js_frame(grid, ["numz", "num_mcmc"])
     assert set(frame["numz"]) == {1, 2} and {"iteration", "js"} <= set(frame.columns)
+
+
+def test_grid_widget_links_each_slider_to_its_stacks_in_the_browser():
+    import ipywidgets as w
+    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets.widget_link import Link
+
+    grid = bgan_explore.train_grid([1, 2], [1, 2], scale="smoke")
+    box = bgan_explore.grid_widget(grid)
+    (numz, mcmc), shown = box.children[0].children, box.children[1]
+    assert list(numz.options) == [1, 2] and list(mcmc.options) == [1, 2]
+    assert isinstance(shown, w.Stack) and len(shown.children) == 2
+    pictures = [image.value for row in shown.children for image in row.children]
+    assert len(pictures) == 4 and len(set(pictures)) == 4  # one picture per (J, M)
+    assert shown.selected_index == numz.index == 1  # numz starts at its largest value
+    links = [x for x in _instances.values() if isinstance(x, Link)]
+    pairs = {(link.source[0].model_id, link.target[0].model_id) for link in links}
+    assert (numz.model_id, shown.model_id) in pairs
+    for row in shown.children:
+        assert (mcmc.model_id, row.model_id) in pairs
+        assert row.selected_index == mcmc.index == 0
+    assert all(link.source[1] == "index" for link in links if link.source[0] in (numz, mcmc))
+
+
+def test_explorer_estimates_the_time_before_run():
+    ui = bgan_explore.Explorer(scale="smoke", seconds={(1, 1): 10.0, (2, 2): 80.0})
+    assert ui.iterations.max == config_for("smoke").train_iter
+    ui.numz.value, ui.num_mcmc.value, ui.iterations.value = 2, 2, 100
+    assert ui.estimate() == pytest.approx(80.0)
+    ui.iterations.value = 50
+    assert ui.estimate() == pytest.approx(40.0)
+    assert "about 40 s" in ui.status.value
+    assert bgan_explore.Explorer(scale="smoke").estimate() is None

@@ -2,10 +2,11 @@
 
 ``plot_pca`` and ``plot_js`` draw what the original ``bgan_synth`` saved as
 pictures (the generated points in the data's 2-D PCA plane, and the JS
-divergence against iteration). ``train_grid`` and ``plot_grid`` give the
-static figure over a numz x num_mcmc grid that the rendered book shows, and
-:class:`Explorer` the sliders and Run button that retrain and redraw live in
-a running notebook.
+divergence against iteration). ``train_grid`` trains a numz x num_mcmc grid;
+:func:`grid_widget` shows it through sliders that need no kernel (one picture
+per setting, chosen in the browser), which is what the rendered book offers;
+:class:`Explorer` gives the sliders and Run button that retrain and redraw live
+in a running notebook.
 """
 
 from __future__ import annotations
@@ -90,6 +91,64 @@ def train_grid(
     }
 
 
+def run_figure(result: Checkpoint) -> bytes:
+    """One run as a PNG: its JS curve (and the kept samples') beside its last PCA scatter."""
+    config = SynthConfig(**result.config)
+    estimator = js_estimator(config.x_dim)
+    frame = pd.DataFrame(result.log)
+    fig, (ax_js, ax_pca) = plt.subplots(1, 2, figsize=(8.0, 3.4))
+    ax_js.plot(frame["iteration"], frame["js"], marker="o", label="current generators")
+    if "js_chain" in frame and frame["js_chain"].notna().any():
+        ax_js.plot(frame["iteration"], frame["js_chain"], marker="s", label="kept samples")
+        ax_js.legend(fontsize="small")
+    ax_js.set_xlim(0, config.train_iter)
+    ax_js.set_ylim(0, max(0.7, frame["js"].max() * 1.05))
+    ax_js.set(xlabel="iteration", ylabel="JS divergence (nats)")
+    step = int(frame["iteration"].iloc[-1])
+    title = f"J={config.numz} M={config.num_mcmc}, iteration {step}: JS {frame['js'].iloc[-1]:.3f}"
+    points = result.extra["points"]
+    plot_pca(
+        ax_pca, estimator, points[max(p for p in points if p <= step)], config.num_generators, title
+    )
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=72)
+    plt.close(fig)
+    return png.getvalue()
+
+
+def grid_widget(results: dict[tuple[int, int], Checkpoint]) -> Any:
+    """Sliders for numz and num_mcmc over precomputed runs, working without a kernel.
+
+    Every run is one picture (:func:`run_figure`). The pictures of one numz sit
+    in a ``Stack`` whose ``selected_index`` is linked in the browser
+    (``jslink``) to the num_mcmc slider; those stacks sit in an outer
+    ``Stack`` linked to the numz slider. The links live in the page, so the
+    saved widget state of an executed notebook keeps them working where no
+    kernel runs, as in the rendered book.
+    """
+    import ipywidgets as w
+
+    numz_values = sorted({j for j, _ in results})
+    mcmc_values = sorted({m for _, m in results})
+    style = {"description_width": "110px"}
+    numz = w.SelectionSlider(
+        options=numz_values, value=numz_values[-1], description="numz (J)", style=style
+    )
+    mcmc = w.SelectionSlider(
+        options=mcmc_values, value=mcmc_values[0], description="num_mcmc (M)", style=style
+    )
+    rows = []
+    for j in numz_values:
+        pictures = [w.Image(value=run_figure(results[j, m]), format="png") for m in mcmc_values]
+        row = w.Stack(pictures, selected_index=mcmc.index)
+        w.jslink((mcmc, "index"), (row, "selected_index"))
+        rows.append(row)
+    shown = w.Stack(rows, selected_index=numz.index)
+    w.jslink((numz, "index"), (shown, "selected_index"))
+    return w.VBox([w.HBox([numz, mcmc]), shown])
+
+
 def plot_grid(results: dict[tuple[int, int], Checkpoint], size: float = 2.0) -> plt.Figure:
     """One PCA panel per (numz, num_mcmc): columns numz, rows num_mcmc, final JS in titles."""
     numz_values = sorted({j for j, _ in results})
@@ -117,13 +176,22 @@ class Explorer:
     Display it in a notebook (``display(Explorer())``, or make it a cell's last
     line); every evaluation redraws the JS curve and the PCA scatter. A run
     with settings seen before loads from the cache and draws its final state.
-    ``run()`` does what the button does and returns the result.
+    ``run()`` does what the button does and returns the result. The ranges
+    stop at the book's grid (numz 10, num_mcmc 4, the scale's iterations);
+    ``seconds``, the measured times of that grid's runs keyed by (numz,
+    num_mcmc), gives the estimate shown before Run.
     """
 
-    def __init__(self, scale: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        scale: str | None = None,
+        seed: int = 0,
+        seconds: dict[tuple[int, int], float] | None = None,
+    ) -> None:
         import ipywidgets as w
 
         self.scale, self.seed = scale, seed
+        self.seconds = seconds or {}
         default = config_for(scale)
         style = {"description_width": "110px"}
         self.numz = w.IntSlider(10, min=1, max=10, description="numz (J)", style=style)
@@ -131,7 +199,7 @@ class Explorer:
         self.iterations = w.IntSlider(
             default.train_iter,
             min=default.eval_every,
-            max=max(5000, default.train_iter),
+            max=default.train_iter,
             step=default.eval_every,
             description="iterations",
             style=style,
@@ -140,6 +208,9 @@ class Explorer:
         self.status = w.HTML()
         self.output = w.Output()
         self.button.on_click(lambda _: self.run())
+        for slider in (self.numz, self.num_mcmc, self.iterations):
+            slider.observe(lambda _: self._estimate(), names="value")
+        self._estimate()
         self.widget = w.VBox(
             [
                 w.HBox([self.numz, self.num_mcmc, self.iterations]),
@@ -152,6 +223,24 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+    def estimate(self) -> float | None:
+        """Seconds the sliders' run should take: the grid's nearest run, scaled by J x M.
+
+        None when no timings were given.
+        """
+        if not self.seconds:
+            return None
+        j, m = self.numz.value, self.num_mcmc.value
+        (j0, m0), t0 = min(
+            self.seconds.items(), key=lambda item: abs(item[0][0] * item[0][1] - j * m)
+        )
+        per_generator = t0 / (j0 * m0 * m0)  # D's cost grows with M discriminators too
+        return per_generator * j * m * m * self.iterations.value / config_for(self.scale).train_iter
+
+    def _estimate(self) -> None:
+        seconds = self.estimate()
+        self.status.value = "" if seconds is None else f"about {seconds:.0f} s on this book's CPU"
 
     def config(self) -> SynthConfig:
         """The run the sliders describe."""
@@ -166,36 +255,30 @@ class Explorer:
     def run(self) -> Checkpoint:
         """Train (or load) the sliders' run, redrawing at every evaluation."""
         config = self.config()
-        estimator = js_estimator(config.x_dim)
         history: list[dict[str, Any]] = []
         self.button.disabled = True
         self.status.value = f"training {config.num_generators} generator(s) ..."
 
-        def redraw(points: np.ndarray) -> None:
-            fig, (ax_js, ax_pca) = plt.subplots(1, 2, figsize=(8.0, 3.4))
-            frame = pd.DataFrame(history)
-            ax_js.plot(frame["iteration"], frame["js"], marker="o")
-            ax_js.set_xlim(0, config.train_iter)
-            ax_js.set_ylim(0, max(0.7, frame["js"].max() * 1.05))
-            ax_js.set(xlabel="iteration", ylabel="JS divergence (nats)")
-            title = f"J={config.numz} M={config.num_mcmc}, iteration {history[-1]['iteration']}"
-            plot_pca(ax_pca, estimator, points, config.num_generators, title)
-            fig.tight_layout()
-            png = io.BytesIO()
-            fig.savefig(png, format="png")
-            plt.close(fig)
+        def show(png: bytes) -> None:
             self.output.outputs = ()
-            self.output.append_display_data(Image(data=png.getvalue(), format="png"))
+            self.output.append_display_data(Image(data=png, format="png"))
 
         def on_eval(entry: dict[str, Any], fake: np.ndarray, models: dict) -> None:
             history.append(entry)
-            redraw(estimator.project(fake))
+            estimator = js_estimator(config.x_dim)
+            partial = Checkpoint(
+                "bgan_synth",
+                config.to_dict(),
+                {},
+                list(history),
+                {"points": {entry["iteration"]: estimator.project(fake)}},
+            )
+            show(run_figure(partial))
 
         try:
             result = trained(config, quiet=True, on_eval=on_eval)
             if not history:
-                history.extend(result.log)
-                redraw(result.extra["points"][max(result.extra["points"])])
+                show(run_figure(result))
             self.status.value = (
                 f"JS {result.log[-1]['js']:.3f} after {config.train_iter} iterations"
             )
