@@ -62,7 +62,7 @@ def test_chapter3_paper():
 def test_chapter4_synthetic_paper():
     from ganbook.bayesian import synthetic
 
-    config = synthetic.config_for("paper", train_iter=2, eval_every=1, eval_batches=1)
+    config = synthetic.config_for("paper", train_iter=2, eval_every=1, eval_points=640)
     result = synthetic.train(config, device=CPU, quiet=True)
     assert len(result["G"]) == config.numz * config.num_mcmc
     assert all(math.isfinite(entry["js"]) for entry in result.log)
