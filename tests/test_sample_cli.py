@@ -26,6 +26,25 @@ def test_points_from_a_toy_model(grid_dir, tmp_path, method, calibrate, capsys):
     assert "9 samples by" in capsys.readouterr().out
 
 
+def test_a_refined_discriminator_changes_the_selection(grid_dir, tmp_path):
+    outs = []
+    for refine in ([], ["--refine", "300"]):
+        out = tmp_path / f"x{len(refine)}.npy"
+        argv = [str(grid_dir), "--method", "mh", "-K", "5", "-n", "30", "--real", "30"]
+        assert sample.main([*argv, *refine, "--out", str(out)]) == 0
+        outs.append(np.load(out))
+    assert outs[0].shape == outs[1].shape == (30, 2)
+    assert not np.array_equal(outs[0], outs[1])
+
+
+def test_refine_is_for_toy_models_only(tmp_path, capsys):
+    run = tmp_path / "gan"
+    assert train.main(["gan", "--scale", "smoke", "--steps", "1", "--out", str(run)]) == 0
+    argv = [str(run), "--refine", "5", "-n", "4", "--out", str(tmp_path / "x.npy")]
+    assert sample.main(argv) == 2
+    assert "refine applies to the toy mixtures' models, not 'gan'" in capsys.readouterr().err
+
+
 def test_mh_on_a_dcgan_writes_a_png(tmp_path, capsys):
     run = tmp_path / "dcgan"
     assert train.main(["dcgan", "--scale", "smoke", "--steps", "1", "--out", str(run)]) == 0

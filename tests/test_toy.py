@@ -108,7 +108,7 @@ def test_scores_with_a_refined_discriminator_as_well():
     config = toy.config_for("smoke", task="mog1d", steps=4, hidden=8, snapshot_every=4)
     run = toy.train(config, quiet=True)
     table = toy.score_run(run, n=40, K=3, burn_in=100, refine=5, methods=("GAN", "MH-GAN"))
-    assert list(zip(table.D, table.method)) == [
+    assert list(zip(table.D, table.method, strict=True)) == [
         ("as trained", "GAN"),
         ("as trained", "MH-GAN"),
         ("refined", "GAN"),

@@ -1,7 +1,7 @@
 """Draw better samples from any saved GAN with its own discriminator (chapter 5).
 
     ganbook-sample runs/dcgan --method mh --calibrate isotonic -K 640 -n 64 --out mh.png
-    ganbook-sample runs/grid25 --method drs -n 1000 --out drs.npy
+    ganbook-sample runs/grid25 --method drs --refine 3000 -n 10000 --out drs.npy
 
 ``MODEL_DIR`` is a folder written by ``ganbook-train`` or
 ``bayesian_gan_hmc`` (or a ``model.pt`` in it); a Bayesian
@@ -81,6 +81,7 @@ def select(
     seed: int = 0,
     data_path: Path | None = None,
     batchnorm: str = "real",
+    refine: int = 0,
 ) -> mhgan.Selection:
     """``n`` samples of ``ckpt``'s generator picked by ``method`` with its discriminator.
 
@@ -88,7 +89,9 @@ def select(
     statistics of a single D on the ``n_real`` held-out real samples
     (:func:`~ganbook.selection.with_real_statistics`); ``"saved"`` scores with
     the running averages that training left. A Bayesian GAN's discriminator
-    samples keep theirs.
+    samples keep theirs. ``refine`` > 0 (toy mixtures only) first trains a
+    copy of D that many more steps against the frozen G on fresh points
+    (:func:`~ganbook.selection.refine_discriminator`), bringing it closer to D*.
     """
     if ckpt.kind not in SUPPORTED:
         raise ValueError(
@@ -99,6 +102,8 @@ def select(
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if calibrate not in ("none", "isotonic"):
         raise ValueError(f"calibrate must be none or isotonic, got {calibrate!r}")
+    if refine and ckpt.kind != "toy":
+        raise ValueError(f"refine applies to the toy mixtures' models, not {ckpt.kind!r}")
     if batchnorm not in BATCHNORM:
         raise ValueError(f"batchnorm must be one of {', '.join(BATCHNORM)}, got {batchnorm!r}")
     if ckpt.config.get("wasserstein"):
@@ -114,6 +119,10 @@ def select(
     else:
         if batchnorm == "real" and method != "gan":
             D = mhgan.with_real_statistics(D, held_out_real(ckpt, n_real, data_path))
+        if refine and method != "gan":
+            from ganbook.selection.toys import fresh_real
+
+            D = mhgan.refine_discriminator(G, D, fresh_real(ckpt.config, 100_000), steps=refine)
         propose = mhgan.gan_proposer(G, D, generator=generator)
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -191,6 +200,12 @@ def parser() -> argparse.ArgumentParser:
         default="real",
         help="D's BatchNorm statistics: re-estimated on the held-out real data, or as saved",
     )
+    p.add_argument(
+        "--refine",
+        type=positive_int,
+        default=0,
+        help="toy mixtures: train D this many more steps against the frozen G first",
+    )
     p.add_argument("--real", type=positive_int, default=1000, help="held-out real samples (1000)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -230,6 +245,7 @@ def _main(args: argparse.Namespace) -> int:
         args.seed,
         args.data_path,
         args.batchnorm,
+        args.refine,
     )
     if len(result) < args.n:
         raise CommandError(
