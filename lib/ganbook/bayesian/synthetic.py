@@ -61,9 +61,8 @@ DATA_SEED = 1234
 HIDDEN = 1000
 INIT_STD = 0.02
 LR_DECAY = 3.0
-#: The original ``bgan_synth``'s sampler settings, whose noise term it added to Adam's loss.
+#: The original ``bgan_synth``'s friction: its noise term has std sqrt(2 alpha), no eta.
 ORIGINAL_ALPHA = 1e-3
-ORIGINAL_ETA = 2e-4
 
 
 @dataclass(frozen=True)
@@ -156,8 +155,10 @@ class SynthConfig(Config):
 
     ``sampler="original"`` replaces SGHMC by the original code's recipe:
     Adam from the start on the mean loss plus ``prior / N`` and the noise term
-    ``sum(w * n) / N``, ``n ~ N(0, 2 ORIGINAL_ALPHA ORIGINAL_ETA)``, for G as
-    for D (:func:`ganbook.bayesian.sghmc.noise_loss`). ``eval_points`` points,
+    ``sum(w * n) / N``, ``n ~ N(0, 2 ORIGINAL_ALPHA)``, for G as for D, as the
+    original's synthetic model (``bgan_models.BGAN``) does
+    (:func:`ganbook.bayesian.sghmc.noise_loss`); the prior term and the mean
+    over generators are the book's. ``eval_points`` points,
     shared by the generators, are scored at each evaluation; generator samples
     are kept every ``keep_every`` iterations from ``keep_from`` (0: none).
     """
@@ -272,7 +273,7 @@ def _noise_terms(
     G: Stacked, D: Stacked, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The original's noise terms for D and G, on the energies' scale (its loss times N)."""
-    std = math.sqrt(2 * ORIGINAL_ALPHA * ORIGINAL_ETA)
+    std = math.sqrt(2 * ORIGINAL_ALPHA)
     return (
         noise_loss(D.parameters(), std, 1.0, generator),
         noise_loss(G.parameters(), std, 1.0, generator),
