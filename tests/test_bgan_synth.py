@@ -87,17 +87,23 @@ def test_benchmark_times_both_and_refuses_bad_sizes(capsys):
         assert message in capsys.readouterr().err
 
 
-def test_step_times_are_medians_of_interleaved_calls():
-    import time
+def test_step_times_are_medians_of_interleaved_calls(monkeypatch):
+    from ganbook.bayesian import speed
 
-    from ganbook.bayesian.speed import time_steps
+    # a fake clock that each step advances by its own cost: the median is exact
+    clock, calls = [0.0], []
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: clock[0])
 
-    calls = []
+    def step(name, costs):
+        def run(i):
+            calls.append((name, i))
+            clock[0] += costs[i]
 
-    def step(name, seconds):
-        return lambda i: (calls.append((name, i)), time.sleep(seconds))
+        return run
 
-    times = time_steps({"short": step("short", 0.004), "long": step("long", 0.012)}, repeats=5)
+    short = [9.0, 9.0, 1.0, 5.0, 2.0, 1.0, 3.0]  # two warm-up calls, then 5 timed
+    long = [9.0, 9.0, 4.0, 3.0, 8.0, 6.0, 100.0]
+    times = speed.time_steps({"short": step("short", short), "long": step("long", long)}, 5)
     assert calls[:4] == [("short", 0), ("long", 0), ("short", 1), ("long", 1)]
     assert len(calls) == 2 * (5 + 2)
-    assert 2.0 < times["long"] / times["short"] < 4.0
+    assert times == {"short": 2.0, "long": 6.0}
