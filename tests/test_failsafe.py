@@ -502,6 +502,9 @@ def test_an_interrupted_run_leaves_the_old_run_intact(how, made, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # as from a terminal: a test run started in the background inherits an
+        # ignored SIGINT, and Python then never turns Ctrl-C into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".synth.") for p in synth.parent.iterdir()):
@@ -509,7 +512,10 @@ def test_an_interrupted_run_leaves_the_old_run_intact(how, made, tmp_path):
         time.sleep(0.2)
     time.sleep(1.0)  # let it train a little
     child.send_signal(how)
-    _, err = child.communicate(timeout=60)
+    try:
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()  # never leave a runaway training process behind
     assert _snapshot(synth) == before
     if how == signal.SIGINT:
         assert child.returncode == 130
