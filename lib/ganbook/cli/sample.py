@@ -18,6 +18,7 @@ as ``.npy``.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def select(
         raise ValueError("a Wasserstein critic's score is not a probability, which selectors need")
     generator = torch.Generator().manual_seed(seed)
     G, D = ckpt["G"], ckpt["D"]
+    # loaded once, when first needed: BatchNorm statistics, calibration, chain starts
+    real = functools.cache(lambda: held_out_real(ckpt, n_real, data_path))
     if ckpt.kind == "bayesian_dcgan":
         stacked_d = ckpt.model("D", Stacked)
         propose = mhgan.posterior_proposer(ckpt.model("G", Stacked), stacked_d, generator=generator)
@@ -118,7 +121,7 @@ def select(
             return mhgan.posterior_logit(stacked_d, x)
     else:
         if batchnorm == "real" and method != "gan":
-            D = mhgan.with_real_statistics(D, held_out_real(ckpt, n_real, data_path))
+            D = mhgan.with_real_statistics(D, real())
         if refine and method != "gan":
             from ganbook.selection.toys import fresh_real
 
@@ -133,7 +136,7 @@ def select(
     if method == "drs" and calibrate == "none":
         return mhgan.drs(propose, n, gamma_percentile=gamma, generator=generator)
     # Held-out real samples' scores: what the calibrator fits, where the chains start.
-    real_logits = score(held_out_real(ckpt, n_real, data_path))
+    real_logits = score(real())
     if calibrate == "isotonic":
         calibrator, _ = mhgan.fit_calibrator(propose, real_logits)
         propose = mhgan.calibrated(propose, calibrator)

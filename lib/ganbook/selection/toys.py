@@ -332,10 +332,8 @@ def select_all(
 
 def fresh_real(config: ToyConfig | dict[str, Any], n: int) -> torch.Tensor:
     """``n`` real points to refine a discriminator on, apart from the held-out ones."""
-    task = config.task if isinstance(config, ToyConfig) else config["task"]
     seed = config.seed if isinstance(config, ToyConfig) else config["seed"]
-    generator = torch.Generator().manual_seed(2 * HELD_OUT_SEED + seed)
-    return MIXTURES[task].sample(n, generator)
+    return held_out(config, n, seed=HELD_OUT_SEED + seed)
 
 
 def score_run(
