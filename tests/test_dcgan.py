@@ -7,7 +7,8 @@ from torch import nn
 
 from ganbook import dcgan
 from ganbook.cli import train
-from ganbook.core import checkpoint
+from ganbook.core import checkpoint, losses
+from ganbook.data.mnist import load_mnist
 from ganbook.dcgan.techniques import MinibatchDiscrimination
 
 
@@ -94,9 +95,62 @@ def test_build_puts_minibatch_discrimination_in_front_of_the_output():
     config = dcgan.config_for("smoke", method="minibatch discrimination").to_dict()
     D = dcgan.build(config)["D"]
     assert isinstance(D.minibatch, MinibatchDiscrimination)
-    n = D.minibatch.in_features
-    assert D.out.in_features == n + 100
+    # it compares the channel means of the last map (2 x width channels) ...
+    assert D.minibatch.in_features == 2 * config["width"]
+    # ... and its 100 closeness features join the flattened 7 x 7 map
+    assert D.out.in_features == 2 * config["width"] * 49 + 100
     assert dcgan.build(dcgan.config_for("smoke").to_dict())["D"].minibatch is None
+
+
+def test_minibatch_discrimination_sees_the_batch():
+    torch.manual_seed(0)
+    config = dcgan.config_for("smoke", method="minibatch discrimination").to_dict()
+    D = dcgan.build(config)["D"].eval()
+    x = torch.rand(6, 1, 28, 28) * 2 - 1
+    # the same image scores differently beside other images: D looks across the batch
+    alone = D(torch.cat([x[:1], x[:1], x[:1]]))[0]
+    assert not torch.isclose(D(x)[0], alone)
+    plain = dcgan.build(dcgan.config_for("smoke").to_dict())["D"].eval()
+    assert torch.isclose(plain(x)[0], plain(torch.cat([x[:1], x[:1]]))[0])
+
+
+def test_d_width_gives_d_a_width_of_its_own():
+    config = dcgan.config_for("smoke", width=8, d_width=12).to_dict()
+    models = dcgan.build(config)
+    assert models["D"].blocks[0][0].out_channels == 12
+    assert models["G"].net[-2].in_channels == 8
+    assert dcgan.build(dcgan.config_for("smoke", width=8).to_dict())["D"].blocks[0][
+        0
+    ].out_channels == 8
+
+
+def test_matched_plain_d_has_the_parameters_of_the_minibatch_d():
+    for scale in ("smoke", "book", "paper"):
+        def count(method):
+            D = dcgan.build(dcgan.config_for(scale, method=method).to_dict())["D"]
+            return sum(p.numel() for p in D.parameters())
+
+        mbd, matched = count("minibatch discrimination"), count("plain, matched D")
+        assert matched > count("plain")
+        assert abs(matched - mbd) / mbd < 0.1
+
+
+def test_feature_matching_sees_the_channel_means_through_batchnorm():
+    """Normalised batch by batch, real digits and noise have almost equal channel means."""
+    torch.manual_seed(0)
+    D = dcgan.build(dcgan.config_for("smoke").to_dict())["D"].train()
+    real = load_mnist("train").images[:64]
+    fake = torch.rand(64, 1, 28, 28) * 2 - 1  # uniform noise
+
+    def channel_gap(real_f, fake_f):
+        def means(f):
+            return f.view(len(f), D.blocks[-1][0].out_channels, -1).mean((0, 2))
+
+        return (means(real_f) - means(fake_f)).pow(2).sum().item()
+
+    separate = channel_gap(D.features(real), D.features(fake))
+    joint = channel_gap(*dcgan.joint_features(D, real, fake))
+    assert joint > 100 * separate
 
 
 def test_real_batch_scales_8_bit_pixels():
@@ -138,8 +192,9 @@ def test_train_step_minimises_the_chosen_generator_loss(fm):
     log = dcgan.train_step(G, D, opt_g, opt_d, real, z, feature_matching=fm)
     with torch.no_grad():
         fake = G(z)
-        if fm:
-            expected = (D.features(real).mean(0) - D.features(fake).mean(0)).pow(2).sum()
+        if fm:  # D's features of the real and generated batches, normalised together
+            both = D.features(torch.cat([real, fake]))
+            expected = (both[:8].mean(0) - both[8:].mean(0)).pow(2).sum()
         else:
             expected = -torch.nn.functional.logsigmoid(D(fake)).mean()
         d_loss = -torch.nn.functional.logsigmoid(D(real)).mean()
@@ -194,7 +249,7 @@ def test_trained_dcgan_trains_once_then_loads(isolated_cache, monkeypatch):
     second = dcgan.trained_dcgan("smoke")
     assert first.log == second.log and len(first.log) == 3
     assert len(list(isolated_cache.glob("dcgan-smoke-*.pt"))) == 1
-    assert {"IS", "FID", "classes", "max_share"} <= set(first.extra["monitor"][-1])
+    assert {"IS", "FID", "classes", "max_share", "unsure"} <= set(first.extra["monitor"][-1])
 
 
 def test_collapse_rule():

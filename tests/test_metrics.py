@@ -45,12 +45,37 @@ def test_class_histogram():
     assert shares[0] == 0.5 and shares[3] == 0.25 and shares[1] == 0
 
 
+def test_confident_histogram_leaves_unsure_images_out():
+    probs = np.array(
+        [
+            [0.95, 0.05, 0.0],  # confidently class 0
+            [0.0, 0.9, 0.1],  # exactly at the threshold: class 1
+            [0.5, 0.4, 0.1],  # unsure
+            [0.1, 0.1, 0.8],  # unsure
+        ]
+    )
+    shares = metrics.confident_histogram(probs)
+    assert shares.tolist() == [0.25, 0.25, 0.0]
+    assert metrics.confident_histogram(probs, threshold=0.5).tolist() == [0.5, 0.25, 0.25]
+
+
 def test_evaluator_scores_real_digits_above_noise():
     evaluator = metrics.get_evaluator("smoke", "cpu")
     assert evaluator.test_accuracy > 0.7
     assert metrics.get_evaluator("smoke", "cpu") is evaluator  # kept in memory
+    assert evaluator.samples == metrics.SAMPLES["smoke"] == len(evaluator.real_images())
     real = evaluator.real_scores()
-    noise = evaluator.scores(torch.rand(500, 1, 28, 28) * 2 - 1)
-    assert real["classes"] == 10 and real["max_share"] < 0.2
+    noise = evaluator.scores(torch.rand(evaluator.samples, 1, 28, 28) * 2 - 1)
+    assert real["classes"] == 10 and real["max_share"] < 0.2 and real["unsure"] < 0.3
     assert real["IS"] > 3 * noise["IS"] / 2 and real["FID"] < noise["FID"] / 5
-    assert set(real) == {"IS", "FID", "classes", "max_share"}
+    assert set(real) == {"IS", "FID", "classes", "max_share", "unsure"}
+    # noise is mostly unsure, so it covers few classes however the argmax falls
+    assert noise["unsure"] > 0.5 and noise["classes"] < real["classes"]
+    shares = evaluator.histogram(evaluator.real_images())
+    assert shares.sum() == pytest.approx(1 - real["unsure"])
+
+
+def test_evaluator_refuses_another_sample_size():
+    evaluator = metrics.get_evaluator("smoke", "cpu")
+    with pytest.raises(ValueError, match="1,000 images"):
+        evaluator.scores(evaluator.real_images()[:500])

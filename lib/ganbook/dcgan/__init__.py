@@ -3,7 +3,8 @@
 model       the all-convolutional G and D, their N(0, 0.02) initialisation and the
             config of a run
 training    the DCGAN step and training, and the trained model later chapters reuse
-comparison  plain DCGAN, feature matching and minibatch discrimination, seed by seed
+comparison  plain DCGAN, feature matching, minibatch discrimination and a plain D
+            of the same size, seed by seed
 techniques  feature matching ||E f(x) - E f(G(z))||^2 and minibatch discrimination
 latent      linear and spherical paths through z
 """
@@ -18,6 +19,7 @@ from ganbook.dcgan.comparison import (
 )
 from ganbook.dcgan.model import (
     DATASETS,
+    MATCHED,
     METHODS,
     SCALE_SETTINGS,
     DCGANConfig,
@@ -26,9 +28,12 @@ from ganbook.dcgan.model import (
     build,
     config_for,
     feature_sizes,
+    matched_d_width,
+    parameter_count,
     weights_init,
 )
 from ganbook.dcgan.training import (
+    joint_features,
     real_batch,
     train,
     train_step,
@@ -40,6 +45,7 @@ __all__ = [
     "COLLAPSE_MAX_SHARE",
     "COLLAPSE_MIN_CLASSES",
     "EVAL_SEED",
+    "MATCHED",
     "METHODS",
     "SCALE_SETTINGS",
     "DATASETS",
@@ -52,6 +58,9 @@ __all__ = [
     "compare",
     "config_for",
     "feature_sizes",
+    "joint_features",
+    "matched_d_width",
+    "parameter_count",
     "real_batch",
     "train",
     "train_step",

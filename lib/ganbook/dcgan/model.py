@@ -20,13 +20,17 @@ scale fits a CPU and ``paper`` scale uses the published widths. 32x32 images
 paper's LSUN/faces generator.
 
 ``minibatch_kernels`` > 0 puts a :class:`ganbook.dcgan.techniques.MinibatchDiscrimination`
-layer in front of D's output unit.
+layer in front of D's output unit. As in Salimans et al.'s code, where it
+follows a global pooling layer, it compares samples on the channel means of
+D's last feature map; its closeness features are appended to the flattened
+map. ``d_width`` gives D a base width of its own (0: ``width``), so that a
+plain D can be given as many parameters as one with minibatch discrimination.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -40,11 +44,16 @@ from ganbook.dcgan import techniques
 #: The data sets a DCGAN trains on (their shapes: :data:`ganbook.data.images.SHAPES`).
 DATASETS = ("mnist", "cifar10", "svhn", "celeba")
 
-#: The three variants the chapter compares: config fields each one changes.
+#: The control for minibatch discrimination: a plain D as large as the one with it.
+MATCHED = "plain, matched D"
+
+#: The variants the chapter compares: config fields each one changes (for
+#: :data:`MATCHED`, :func:`config_for` also sets ``d_width`` with :func:`matched_d_width`).
 METHODS: dict[str, dict[str, Any]] = {
     "plain": {},
     "feature matching": {"feature_matching": True},
     "minibatch discrimination": {"minibatch_kernels": 100},
+    MATCHED: {},
 }
 
 
@@ -125,7 +134,7 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         n_features = w_in * sizes[0] ** 2
         self.minibatch = (
-            techniques.MinibatchDiscrimination(n_features, minibatch_kernels, minibatch_dims)
+            techniques.MinibatchDiscrimination(w_in, minibatch_kernels, minibatch_dims)
             if minibatch_kernels
             else None
         )
@@ -145,9 +154,11 @@ class Discriminator(nn.Module):
         return self.hidden(x)[-1].flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x)
+        last = self.hidden(x)[-1]
+        f = last.flatten(1)
         if self.minibatch is not None:
-            f = self.minibatch(f)
+            # closeness o(x_i) of the channel means, beside the flattened map
+            f = torch.cat([f, self.minibatch.closeness(last.mean((2, 3)))], dim=1)
         return self.out(f).squeeze(1)
 
     def prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,6 +178,7 @@ class DCGANConfig(Config):
     batch_size: int = 128
     z_dim: int = 100
     width: int = 64
+    d_width: int = 0
     lr: float = 2e-4
     beta1: float = 0.5
     feature_matching: bool = False
@@ -177,7 +189,7 @@ class DCGANConfig(Config):
     seed: int = 0
 
     counts = ("steps", "batch_size", "z_dim", "width", "sample_every", "minibatch_dims")
-    naturals = ("minibatch_kernels", "seed")
+    naturals = ("minibatch_kernels", "seed", "d_width")
     positive = ("lr",)
     choices = {"dataset": DATASETS, "feature_matching": (True, False)}
 
@@ -193,7 +205,8 @@ class DCGANConfig(Config):
             parts.append("feature matching")
         if self.minibatch_kernels:
             parts.append("minibatch discrimination")
-        return " + ".join(parts) or "plain"
+        name = " + ".join(parts) or "plain"
+        return f"{name}, D width {self.d_width}" if self.d_width else name
 
 
 #: Per scale: the config's fields for the chapter's DCGAN, the fields the
@@ -229,16 +242,45 @@ def config_for(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     settings = {name: values["config"] for name, values in SCALE_SETTINGS.items()}
-    return scaled(DCGANConfig, settings, scale, **{**METHODS[method], **overrides})
+    config = scaled(DCGANConfig, settings, scale, **{**METHODS[method], **overrides})
+    if method == MATCHED and "d_width" not in overrides:
+        config = replace(config, d_width=matched_d_width(config))
+    return config
+
+
+def parameter_count(module: nn.Module) -> int:
+    """The number of trainable numbers in ``module``."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def matched_d_width(config: DCGANConfig, kernels: int | None = None) -> int:
+    """The plain D width whose parameter count is closest to D with minibatch discrimination.
+
+    The minibatch-discrimination D is ``config``'s D with ``kernels`` rows
+    (:data:`METHODS`' 100 by default); the count includes its tensor T.
+    """
+    if kernels is None:
+        kernels = METHODS["minibatch discrimination"]["minibatch_kernels"]
+    base = replace(config, minibatch_kernels=0, d_width=0, feature_matching=False)
+    target = parameter_count(build(replace(base, minibatch_kernels=kernels).to_dict())["D"])
+    counts = {}
+    width = base.width
+    while True:
+        counts[width] = parameter_count(build(replace(base, d_width=width).to_dict())["D"])
+        if counts[width] >= target:
+            break
+        width += 1
+    return min(counts, key=lambda w: abs(counts[w] - target))
 
 
 def build(config: dict[str, Any]) -> dict[str, nn.Module]:
     """Fresh G and D for a config dict (the checkpoint registry's builder)."""
     channels, size = SHAPES[config["dataset"]]  # (channels, image size)
+    d_width = config.get("d_width") or config["width"]
     return {
         "G": Generator(config["z_dim"], config["width"], channels, size),
         "D": Discriminator(
-            config["width"], channels, size, config["minibatch_kernels"], config["minibatch_dims"]
+            d_width, channels, size, config["minibatch_kernels"], config["minibatch_dims"]
         ),
     }
 

@@ -46,7 +46,10 @@ def train_step(
 
     D: minimise -log D(x) - log(1 - D(G(z))). G: minimise -log D(G(z)), or with
     ``feature_matching`` the distance between D's mean features on the real
-    batch and on G(z).
+    batch and on G(z). Those features pass through a BatchNorm layer: run on
+    the real and the generated batch separately, it would remove each batch's
+    own channel means, the very statistics feature matching compares. So they
+    are computed on the two batches together (:func:`joint_features`).
     """
     fake = G(z)
     opt_d.zero_grad(set_to_none=True)
@@ -60,9 +63,8 @@ def train_step(
     D.requires_grad_(False)
     opt_g.zero_grad(set_to_none=True)
     if feature_matching:
-        with torch.no_grad():
-            target = D.features(real)
-        g_loss = losses.feature_matching(target, D.features(fake))
+        real_f, fake_f = joint_features(D, real, fake)
+        g_loss = losses.feature_matching(real_f, fake_f)
     else:
         g_loss = generator_loss(D(fake))
     g_loss.backward()
@@ -74,6 +76,19 @@ def train_step(
         "d_real": torch.sigmoid(real_logits).mean().item(),
         "d_fake": torch.sigmoid(fake_logits).mean().item(),
     }
+
+
+def joint_features(
+    D: Discriminator, real: torch.Tensor, fake: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's last hidden layer for a real and a generated batch, normalised together.
+
+    One forward pass over the concatenated batch, so BatchNorm (in training
+    mode) uses the statistics of both: a difference between the real and the
+    generated channel means survives normalisation, as feature matching needs.
+    """
+    features = D.features(torch.cat([real, fake]))
+    return features[: len(real)], features[len(real) :]
 
 
 def train(

@@ -5,7 +5,10 @@ network trained on ImageNet; for MNIST a small CNN trained on the digits does
 the same job better and needs no download. From its outputs:
 
 * the **class histogram** of generated digits: which digits G makes, and so
-  how many modes it covers;
+  how many modes it covers. Only images the classifier is confident about
+  (largest class probability at least :data:`CONFIDENT`) count towards a
+  class; the rest are reported as ``unsure``, so that noise, which the
+  classifier also sends to some class, is not counted as a mode;
 * the **classifier Inception score** exp(E_x KL(p(y|x) || p(y))): high when each
   image is clearly one digit (sharp p(y|x)) and all digits appear (flat p(y));
   10 at most;
@@ -14,6 +17,12 @@ the same job better and needs no download. From its outputs:
   ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)); 0 for the same law.
 
 The real test images' own scores are the reference line a generator aims at.
+
+One convention holds for the whole book: FID and IS are always computed on
+the same number of images, :data:`SAMPLES` for the scale (the Fréchet distance
+is biased upwards by a small sample, and the Inception score moves with it
+too), and the real-data row is the first that many test digits, scored the
+same way. :meth:`Evaluator.scores` refuses any other number.
 """
 
 from __future__ import annotations
@@ -38,6 +47,10 @@ from ganbook.data.mnist import load_mnist
 CLASSIFIER_EPOCHS = {"smoke": 2, "book": 12, "paper": 5}
 #: The share of samples a class needs to count as covered (a fifth of uniform).
 COVERED_SHARE = 0.02
+#: An image counts towards a class only if the classifier gives it at least this probability.
+CONFIDENT = 0.9
+#: Images every FID and IS of the book is computed on, per scale (real and generated alike).
+SAMPLES = {"smoke": 1000, "book": 1000, "paper": 10_000}
 
 
 class DigitClassifier(nn.Module):
@@ -175,6 +188,18 @@ def class_histogram(labels: torch.Tensor | np.ndarray, classes: int = 10) -> np.
     return counts / max(counts.sum(), 1)
 
 
+def confident_histogram(probs: np.ndarray, threshold: float = CONFIDENT) -> np.ndarray:
+    """Share of all images confidently in each class, from (N, classes) probabilities.
+
+    An image counts towards its most probable class only if that probability
+    is at least ``threshold``; the shares sum to 1 minus the unsure share.
+    """
+    probs = np.asarray(probs)
+    confident = probs.max(axis=1) >= threshold
+    counts = np.bincount(probs.argmax(axis=1)[confident], minlength=probs.shape[1])
+    return counts / max(len(probs), 1)
+
+
 @dataclass
 class Evaluator:
     """Scores images against the real training digits with a trained classifier."""
@@ -183,6 +208,8 @@ class Evaluator:
     reference: tuple[np.ndarray, np.ndarray]
     test_accuracy: float
     source: str
+    #: The number of images FID and IS are computed on (:data:`SAMPLES` of the scale).
+    samples: int = 1000
 
     @torch.no_grad()
     def outputs(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -193,24 +220,42 @@ class Evaluator:
         return probs.cpu().numpy(), features.numpy()
 
     def histogram(self, images: torch.Tensor) -> np.ndarray:
-        """Share of ``images`` the classifier puts in each digit class."""
+        """Share of ``images`` confidently in each digit class; ``1 - sum`` are unsure."""
         probs, _ = self.outputs(images)
-        return class_histogram(probs.argmax(1))
+        return confident_histogram(probs)
 
     def scores(self, images: torch.Tensor) -> dict[str, float]:
-        """Inception score, Fréchet distance, classes covered and largest class share."""
+        """IS and FID of exactly :attr:`samples` images, with their class coverage.
+
+        ``classes``: classes that at least :data:`COVERED_SHARE` of the images
+        are confidently in; ``max_share``: the largest such share; ``unsure``:
+        the share of images the classifier is not confident about.
+        """
+        if len(images) != self.samples:
+            raise ValueError(
+                f"the book computes FID and IS on {self.samples:,} images (both are biased "
+                f"by the sample size, so other sizes would not compare); got {len(images):,}"
+            )
         probs, features = self.outputs(images)
-        shares = class_histogram(probs.argmax(1))
+        shares = confident_histogram(probs)
         return {
             "IS": inception_score(probs),
             "FID": frechet_distance(gaussian_stats(features), self.reference),
             "classes": int((shares >= COVERED_SHARE).sum()),
             "max_share": float(shares.max()),
+            "unsure": float(1 - shares.sum()),
         }
 
+    def real_images(self) -> torch.Tensor:
+        """The first :attr:`samples` test digits: the real data's row of every table."""
+        test = load_mnist("test").images
+        if len(test) < self.samples:
+            raise ValueError(f"the test split has {len(test):,} digits, fewer than {self.samples:,}")
+        return test[: self.samples]
+
     def real_scores(self) -> dict[str, float]:
-        """The scores of the real test images: the reference line for generators."""
-        return self.scores(load_mnist("test").images)
+        """The scores of :meth:`real_images`: the reference line for generators."""
+        return self.scores(self.real_images())
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -243,12 +288,12 @@ def get_evaluator(scale: str | None = None, device: str | torch.device | None = 
             gaussian_stats(features),
             checkpoint.log[-1]["test_accuracy"],
             train_set.source,
+            SAMPLES[scale],
         )
     return _EVALUATORS[memo]
 
 
-#: Images (and the seed of their z) scored every ``sample_every`` steps while a GAN trains.
-MONITOR_SAMPLES = 500
+#: The seed of the noise for the images scored every ``sample_every`` steps while a GAN trains.
 MONITOR_SEED = 12345
 
 Trainer = Callable[..., Checkpoint]
@@ -263,15 +308,16 @@ def trained_monitored(
 ) -> Checkpoint:
     """``train(config, device=..., monitor=...)`` through the model cache, scored as it trains.
 
-    ``monitor(G)`` gives the evaluator's scores of :data:`MONITOR_SAMPLES` images
-    for fixed noise; the cache key covers the config, the data source and that
-    number. Chapters 1 and 2 train their MNIST GANs this way.
+    ``monitor(G)`` gives the evaluator's scores of the book's standard number of
+    images (:data:`SAMPLES`) for fixed noise; the cache key covers the config,
+    the data source and that number. Chapters 1 and 2 train their MNIST GANs
+    this way.
     """
     scale = get_scale(scale)
     evaluator = get_evaluator(scale, device)
-    key = {**config.to_dict(), "data": evaluator.source, "monitor": MONITOR_SAMPLES}
+    key = {**config.to_dict(), "data": evaluator.source, "monitor": evaluator.samples}
 
     def monitor(G: nn.Module) -> dict[str, float]:
-        return evaluator.scores(generate(G, MONITOR_SAMPLES, seed=MONITOR_SEED))
+        return evaluator.scores(generate(G, evaluator.samples, seed=MONITOR_SEED))
 
     return cached(kind, scale, key, lambda: train(config, device=device, monitor=monitor), device)
