@@ -7,7 +7,7 @@ from torch import nn
 
 from ganbook import dcgan
 from ganbook.cli import train
-from ganbook.core import checkpoint, losses
+from ganbook.core import checkpoint
 from ganbook.data.mnist import load_mnist
 from ganbook.dcgan.techniques import MinibatchDiscrimination
 
@@ -119,19 +119,21 @@ def test_d_width_gives_d_a_width_of_its_own():
     models = dcgan.build(config)
     assert models["D"].blocks[0][0].out_channels == 12
     assert models["G"].net[-2].in_channels == 8
-    assert dcgan.build(dcgan.config_for("smoke", width=8).to_dict())["D"].blocks[0][
-        0
-    ].out_channels == 8
+    assert (
+        dcgan.build(dcgan.config_for("smoke", width=8).to_dict())["D"].blocks[0][0].out_channels
+        == 8
+    )
 
 
 def test_matched_plain_d_has_the_parameters_of_the_minibatch_d():
-    for scale in ("smoke", "book", "paper"):
-        def count(method):
-            D = dcgan.build(dcgan.config_for(scale, method=method).to_dict())["D"]
-            return sum(p.numel() for p in D.parameters())
+    def count(scale, method):
+        return dcgan.parameter_count(
+            dcgan.build(dcgan.config_for(scale, method=method).to_dict())["D"]
+        )
 
-        mbd, matched = count("minibatch discrimination"), count("plain, matched D")
-        assert matched > count("plain")
+    for scale in ("smoke", "book", "paper"):
+        mbd, matched = count(scale, "minibatch discrimination"), count(scale, dcgan.MATCHED)
+        assert matched > count(scale, "plain")
         assert abs(matched - mbd) / mbd < 0.1
 
 

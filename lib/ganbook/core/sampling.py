@@ -48,9 +48,7 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 1000) -> torch.Te
 
 
 @torch.no_grad()
-def generate_stacked(
-    G: nn.Module, n: int, z_dim: int, generator: torch.Generator
-) -> torch.Tensor:
+def generate_stacked(G: nn.Module, n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` samples from each of a stacked G's K weight samples, for z ~ U(-1, 1).
 
     ``G`` maps (K, n, z_dim) to (K, n, ...) (a :class:`ganbook.bayesian.posterior.Stacked`

@@ -11,9 +11,7 @@ import numpy as np
 import torch
 
 
-def balanced_subset(
-    labels: torch.Tensor | np.ndarray, per_class: int, seed: int = 0
-) -> np.ndarray:
+def balanced_subset(labels: torch.Tensor | np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
     """Indices of ``per_class`` examples of every class, drawn with ``seed``, sorted."""
     labels = np.asarray(labels)
     if per_class < 0:
@@ -23,9 +21,7 @@ def balanced_subset(
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         if len(members) < per_class:
-            raise ValueError(
-                f"only {len(members)} examples of class {c}, {per_class} needed"
-            )
+            raise ValueError(f"only {len(members)} examples of class {c}, {per_class} needed")
         picks.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(picks))
 

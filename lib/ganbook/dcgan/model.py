@@ -235,9 +235,7 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def config_for(
-    scale: str | None = None, *, method: str = "plain", **overrides: Any
-) -> DCGANConfig:
+def config_for(scale: str | None = None, *, method: str = "plain", **overrides: Any) -> DCGANConfig:
     """The DCGAN config at ``scale`` for one of :data:`METHODS`, with fields overridden."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")

@@ -250,7 +250,9 @@ class Evaluator:
         """The first :attr:`samples` test digits: the real data's row of every table."""
         test = load_mnist("test").images
         if len(test) < self.samples:
-            raise ValueError(f"the test split has {len(test):,} digits, fewer than {self.samples:,}")
+            raise ValueError(
+                f"the test split has {len(test):,} digits, fewer than {self.samples:,}"
+            )
         return test[: self.samples]
 
     def real_scores(self) -> dict[str, float]:
