@@ -254,30 +254,33 @@ def test_trained_dcgan_trains_once_then_loads(isolated_cache, monkeypatch):
     assert {"IS", "FID", "classes", "max_share", "unsure"} <= set(first.extra["monitor"][-1])
 
 
-def test_collapse_rule():
-    assert not dcgan.collapsed({"classes": 10, "max_share": 0.12})
-    assert dcgan.collapsed({"classes": 7, "max_share": 0.2})
-    assert dcgan.collapsed({"classes": 10, "max_share": 0.31})
+def test_failure_rule():
+    assert not dcgan.failed({"classes": 10, "max_share": 0.12})
+    assert dcgan.failed({"classes": 7, "max_share": 0.2})
+    assert dcgan.failed({"classes": 10, "max_share": 0.31})
 
 
-def test_comparison_summary_averages_over_seeds_and_counts_collapses():
+def test_comparison_summary_takes_medians_of_healthy_runs_and_counts_failures():
     runs = pd.DataFrame(
         {
-            "method": ["plain", "plain", "fm", "fm"],
-            "seed": [0, 1, 0, 1],
-            "IS": [4.0, 6.0, 2.0, 3.0],
-            "FID": [10.0, 20.0, 30.0, 50.0],
-            "classes": [10, 8, 6, 9],
-            "max_share": [0.1, 0.2, 0.5, 0.2],
-            "collapsed": [False, False, True, False],
-            "seconds": [60.0, 120.0, 60.0, 60.0],
+            "method": ["plain"] * 3 + ["fm"] * 2,
+            "seed": [0, 1, 2, 0, 1],
+            "IS": [4.0, 6.0, 7.0, 2.0, 3.0],
+            "FID": [10.0, 20.0, 900.0, 30.0, 50.0],
+            "classes": [10, 8, 3, 6, 9],
+            "max_share": [0.1, 0.2, 0.5, 0.5, 0.2],
+            "failed": [False, False, True, True, False],
+            "D parameters": [100] * 3 + [200] * 2,
+            "seconds": [60.0, 120.0, 90.0, 60.0, 60.0],
         }
     )
     table = dcgan.Comparison(runs).summary()
     assert list(table.index) == ["plain", "fm"]
-    assert table.loc["plain", "IS"] == 5.0 and table.loc["fm", "FID"] == 40.0
-    assert table.loc["fm", "collapsed"] == 1 and table.loc["plain", "collapsed"] == 0
-    assert table.loc["plain", "runs"] == 2 and table.loc["plain", "minutes"] == 1.5
+    # the failed plain run (FID 900) is counted, not averaged in
+    assert table.loc["plain", "failed"] == 1 and table.loc["plain", "runs"] == 3
+    assert table.loc["plain", "FID median"] == 15.0 and table.loc["plain", "FID high"] == 20.0
+    assert table.loc["fm", "IS median"] == 3.0 and table.loc["fm", "failed"] == 1
+    assert table.loc["fm", "D parameters"] == 200 and table.loc["plain", "minutes"] == 1.5
 
 
 def test_cli_trains_a_dcgan_with_the_improved_techniques(tmp_path, capsys):

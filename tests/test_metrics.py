@@ -79,3 +79,14 @@ def test_evaluator_refuses_another_sample_size():
     evaluator = metrics.get_evaluator("smoke", "cpu")
     with pytest.raises(ValueError, match="1,000 images"):
         evaluator.scores(evaluator.real_images()[:500])
+
+
+def test_nearest_neighbours_finds_copies_and_their_distance():
+    reference = torch.stack([torch.full((1, 2, 2), v) for v in (0.0, 1.0, 3.0)])
+    images = torch.stack([torch.full((1, 2, 2), v) for v in (1.0, 2.9, -1.0)])
+    distances, indices = metrics.nearest_neighbours(images, reference, batch=2)
+    assert indices.tolist() == [1, 2, 0]
+    # four pixels each off by 0, 0.1 and 1: distances 0, 0.2 and 2
+    assert distances.tolist() == pytest.approx([0.0, 0.2, 2.0], abs=1e-5)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.nearest_neighbours(images, reference.flatten(1))

@@ -10,12 +10,12 @@ latent      linear and spherical paths through z
 """
 
 from ganbook.dcgan.comparison import (
-    COLLAPSE_MAX_SHARE,
-    COLLAPSE_MIN_CLASSES,
     EVAL_SEED,
+    FAIL_MAX_SHARE,
+    FAIL_MIN_CLASSES,
     Comparison,
-    collapsed,
     compare,
+    failed,
 )
 from ganbook.dcgan.model import (
     DATASETS,
@@ -42,9 +42,9 @@ from ganbook.dcgan.training import (
 )
 
 __all__ = [
-    "COLLAPSE_MAX_SHARE",
-    "COLLAPSE_MIN_CLASSES",
     "EVAL_SEED",
+    "FAIL_MAX_SHARE",
+    "FAIL_MIN_CLASSES",
     "MATCHED",
     "METHODS",
     "SCALE_SETTINGS",
@@ -54,9 +54,9 @@ __all__ = [
     "Discriminator",
     "Generator",
     "build",
-    "collapsed",
     "compare",
     "config_for",
+    "failed",
     "feature_sizes",
     "joint_features",
     "matched_d_width",

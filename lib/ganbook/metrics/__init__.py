@@ -6,6 +6,7 @@ evaluator  a small MNIST classifier C; from its class probabilities p(y|x) the
            and the class histogram of confident predictions (the rest: unsure), all on
            the book's standard number of images (SAMPLES); the cached Evaluator bundles them
 probe      a linear classifier on a discriminator's features (few labels)
+memorisation  each image's nearest training image, against unseen test digits' distances
 """
 
 from ganbook.metrics.evaluator import (
@@ -25,6 +26,7 @@ from ganbook.metrics.evaluator import (
     predict,
     train_classifier,
 )
+from ganbook.metrics.memorisation import nearest_neighbours
 
 __all__ = [
     "CLASSIFIER_EPOCHS",
@@ -40,6 +42,7 @@ __all__ = [
     "gaussian_stats",
     "get_evaluator",
     "inception_score",
+    "nearest_neighbours",
     "predict",
     "train_classifier",
 ]
