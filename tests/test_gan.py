@@ -171,3 +171,26 @@ def test_cache_trains_once_then_loads(tmp_path, monkeypatch):
     assert second.log == first.log and len(list(tmp_path.glob("gan-smoke-*.pt"))) == 1
     other = checkpoint.cached("gan", "book", config.to_dict(), run, device="cpu")
     assert len(calls) == 2 and other.kind == "gan"
+
+
+def test_g_steps_and_d_steps_set_the_schedule():
+    G, D, opt_g, opt_d, data, config = _setup(d_steps=2, g_steps=3)
+    gan.train_step(G, D, opt_g, opt_d, data, config, torch.Generator().manual_seed(0))
+    g_param, d_param = next(G.parameters()), next(D.parameters())
+    assert opt_g.state[g_param]["step"].item() == 3
+    assert opt_d.state[d_param]["step"].item() == 2 * 2  # a real and a fake update each
+
+
+def test_best_response_trains_g_alone_against_the_frozen_d():
+    config = gan.config_for("smoke", steps=4, sample_every=2, batch_size=8)
+    data = torch.rand(40, 1, 28, 28) * 2 - 1
+    run = gan.train(config, data=data, device="cpu", quiet=True)
+    g_before = [p.detach().clone() for p in run["G"].parameters()]
+    d_before = [p.detach().clone() for p in run["D"].parameters()]
+    G, chase = gan.best_response(run, steps=3, sample_every=3, quiet=True, monitor=lambda g: {})
+    assert sorted(chase.samples) == [0, 3] and len(chase.log) == 3 and len(chase.monitor) == 2
+    # the chase starts from the run's generator and moves only its own copy
+    assert torch.equal(chase.samples[0], run.extra["samples"][4])
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(g_before, run["G"].parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(d_before, run["D"].parameters(), strict=True))

@@ -13,7 +13,6 @@ images_training   burn-in, then SGHMC; held-out accuracy; the model cache
 from ganbook.bayesian.images_model import (
     OPTIMIZERS,
     SCALE_SETTINGS,
-    SCORED_SAMPLES,
     SEMI_SETTINGS,
     BayesClassifier,
     BDCGANConfig,
@@ -36,6 +35,7 @@ from ganbook.bayesian.images_posterior import (
 from ganbook.bayesian.images_training import (
     generate,
     labelled_subset,
+    mixture_sample,
     pooled,
     progress_line,
     recalibrate_batchnorm,
@@ -48,7 +48,6 @@ from ganbook.bayesian.images_training import (
 __all__ = [
     "OPTIMIZERS",
     "SCALE_SETTINGS",
-    "SCORED_SAMPLES",
     "SEMI_SETTINGS",
     "BayesClassifier",
     "BDCGANConfig",
@@ -61,6 +60,7 @@ __all__ = [
     "dcgan_steps_at_equal_compute",
     "generate",
     "labelled_subset",
+    "mixture_sample",
     "load_classifier",
     "pairwise_gradient_penalty",
     "pooled",

@@ -286,5 +286,11 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
 register(
     "dcgan",
     build,
-    sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"),
+    sources=(
+        "ganbook.core.losses",
+        "ganbook.core.loop",
+        "ganbook.core.optim",
+        "ganbook.core.sampling",
+        "ganbook.data",
+    ),
 )

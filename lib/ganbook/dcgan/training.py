@@ -17,6 +17,7 @@ from ganbook.core import losses
 from ganbook.core.checkpoint import Checkpoint, of_type
 from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
+from ganbook.core.optim import adam
 from ganbook.core.settings import get_device, seed_everything
 from ganbook.data.mnist import load_mnist
 from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
@@ -124,8 +125,8 @@ def train(
         of_type(models["D"], Discriminator).to(device),
     )
     betas = (config.beta1, 0.999)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    opt_g = adam(G.parameters(), config.lr, betas)
+    opt_d = adam(D.parameters(), config.lr, betas)
 
     def iteration() -> dict[str, float]:
         idx = torch.randint(len(data), (config.batch_size,), generator=generator)

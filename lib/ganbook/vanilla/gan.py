@@ -17,6 +17,7 @@ half-batch (label 0), then G takes one step through the "combined model"
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from torch import nn
 
 from ganbook.core.checkpoint import Checkpoint, register
 from ganbook.core.config import Config, scaled
-from ganbook.core.loop import alternate
+from ganbook.core.loop import Run, alternate
 from ganbook.core.losses import bce, generator_loss
+from ganbook.core.optim import adam
 from ganbook.core.sampling import sample
 from ganbook.core.settings import get_device, seed_everything
 from ganbook.data.mnist import load_mnist
@@ -62,13 +64,21 @@ def keras_init(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """z -> 256 -> 512 -> 1024 -> 784 MLP with LeakyReLU, BatchNorm and tanh."""
+    """z -> 256 -> 512 -> 1024 -> 784 MLP with LeakyReLU, BatchNorm and tanh.
+
+    ``batchnorm``: ``"keras"`` (the example's layers), ``"eps_trap"`` (the
+    common mistranslation) or ``"none"`` (no normalisation at all).
+    """
 
     def __init__(self, z_dim: int = 100, batchnorm: str = "keras") -> None:
         super().__init__()
-        norms = {"keras": keras_batchnorm, "eps_trap": eps_trap_batchnorm}
+        norms: dict[str, Callable[[int], nn.Module]] = {
+            "keras": keras_batchnorm,
+            "eps_trap": eps_trap_batchnorm,
+            "none": lambda _: nn.Identity(),
+        }
         if batchnorm not in norms:
-            raise ValueError(f"batchnorm must be 'keras' or 'eps_trap', got {batchnorm!r}")
+            raise ValueError(f"batchnorm must be 'keras', 'eps_trap' or 'none', got {batchnorm!r}")
         layers: list[nn.Module] = []
         width = z_dim
         for out in (256, 512, 1024):
@@ -115,11 +125,11 @@ def accuracy(logits: torch.Tensor, target: float) -> float:
 class GANConfig(Config):
     """Everything that defines a chapter 1 training run (defaults: the seed's)."""
 
-    counts = ("steps", "batch_size", "z_dim", "sample_every", "d_steps")
+    counts = ("steps", "batch_size", "z_dim", "sample_every", "d_steps", "g_steps")
     naturals = ("seed", "d_pretrain")
     positive = ("lr",)
     choices = {
-        "batchnorm": ("keras", "eps_trap"),
+        "batchnorm": ("keras", "eps_trap", "none"),
         "g_loss": ("non_saturating", "saturating"),
         "freeze_d": (True, False),
     }
@@ -137,6 +147,7 @@ class GANConfig(Config):
     freeze_d: bool = True
     d_pretrain: int = 0
     d_steps: int = 1
+    g_steps: int = 1
 
 
 #: Steps and sampling interval per scale; ``paper`` is the seed's own run.
@@ -163,7 +174,13 @@ def build(config: dict[str, Any]) -> dict[str, nn.Module]:
 register(
     "gan",
     build,
-    sources=("ganbook.core.losses", "ganbook.core.loop", "ganbook.core.sampling", "ganbook.data"),
+    sources=(
+        "ganbook.core.losses",
+        "ganbook.core.loop",
+        "ganbook.core.optim",
+        "ganbook.core.sampling",
+        "ganbook.data",
+    ),
 )
 
 
@@ -233,12 +250,13 @@ def train_step(
     config: GANConfig,
     generator: torch.Generator,
 ) -> dict[str, float]:
-    """One iteration of the Keras loop (``d_steps`` D updates, then G); its log."""
+    """One iteration of the Keras loop (``d_steps`` D updates, then ``g_steps`` G updates)."""
     logs = [d_step(G, D, opt_d, data, config, generator) for _ in range(config.d_steps)]
+    g_losses = [g_step(G, D, opt_g, opt_d, config, generator) for _ in range(config.g_steps)]
     return {
         "d_loss": sum(entry["d_loss"] for entry in logs) / len(logs),
         "d_acc": sum(entry["d_acc"] for entry in logs) / len(logs),
-        "g_loss": g_step(G, D, opt_g, opt_d, config, generator),
+        "g_loss": sum(g_losses) / len(g_losses),
     }
 
 
@@ -267,8 +285,8 @@ def train(
         fixed_z = torch.randn(25, config.z_dim, generator=generator)
     G, D = (m.to(device) for m in build(config.to_dict()).values())
     betas = (config.beta1, 0.999)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas)
+    opt_g = adam(G.parameters(), config.lr, betas)
+    opt_d = adam(D.parameters(), config.lr, betas)
     for _ in range(config.d_pretrain):
         d_step(G, D, opt_d, data, config, generator)
     run = alternate(
@@ -286,6 +304,44 @@ def train(
     G.eval()
     D.eval()
     return Checkpoint("gan", config.to_dict(), {"G": G, "D": D}, run.log, run.extra(fixed_z))
+
+
+def best_response(
+    run: Checkpoint,
+    steps: int,
+    sample_every: int,
+    monitor: Callable[[nn.Module], dict[str, float]] | None = None,
+    seed: int = 0,
+    quiet: bool = False,
+) -> tuple[nn.Module, Run]:
+    """G trained on alone, against the final D of ``run`` frozen: the game without replies.
+
+    For a fixed D, the generator's best response puts all its mass where D is
+    largest, so this is mode collapse by construction. Returns the new G
+    (``run``'s is left untouched) and what the loop recorded, the images for
+    ``run``'s fixed noise and ``monitor(G)`` every ``sample_every`` steps.
+    """
+    config = GANConfig(**{**run.config, "freeze_d": True})
+    generator = seed_everything(seed)
+    G, D = copy.deepcopy(run["G"]).train(), copy.deepcopy(run["D"])
+    betas = (config.beta1, 0.999)
+    opt_g = adam(G.parameters(), config.lr, betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=0.0)  # never stepped: D is frozen
+
+    def iteration() -> dict[str, float]:
+        return {"g_loss": g_step(G, D, opt_g, opt_d, config, generator)}
+
+    chase = alternate(
+        iteration,
+        G,
+        run.extra["fixed_z"],
+        steps,
+        sample_every,
+        monitor=monitor,
+        description="G against a frozen D",
+        quiet=quiet,
+    )
+    return G.eval(), chase
 
 
 def trained(
