@@ -90,3 +90,16 @@ def test_nearest_neighbours_finds_copies_and_their_distance():
     assert distances.tolist() == pytest.approx([0.0, 0.2, 2.0], abs=1e-5)
     with pytest.raises(ValueError, match="same shape"):
         metrics.nearest_neighbours(images, reference.flatten(1))
+
+
+def test_class_share_bars_end_with_the_unsure_rest():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ganbook.core.plots import show_class_shares
+
+    shares = np.array([0.5, 0.2] + [0.0] * 8)
+    ax = show_class_shares(shares, title="x")
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights[:2] == [0.5, 0.2] and heights[-1] == pytest.approx(0.3)
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "unsure"

@@ -64,3 +64,26 @@ def show_image_rows(
         show_images(images, nrow=nrow, title=title, ax=ax)
     fig.tight_layout()
     return fig
+
+
+def show_class_shares(
+    shares: Sequence[float] | np.ndarray,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """Bars of the share of images confidently in each digit, then one for the unsure rest.
+
+    ``shares`` is :meth:`ganbook.metrics.Evaluator.histogram`'s output: ten
+    shares of all images that sum to at most 1; the grey bar is what is left.
+    """
+    shares = np.asarray(shares, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 2.8))
+    ax.bar(range(len(shares)), shares)
+    ax.bar(len(shares), 1 - shares.sum(), color="grey")
+    ax.axhline(1 / len(shares), color="grey", ls="--", lw=1)
+    ax.set_xticks(range(len(shares) + 1), [*map(str, range(len(shares))), "unsure"])
+    ax.set(ylabel="share of images")
+    if title:
+        ax.set_title(title)
+    return ax
