@@ -12,10 +12,11 @@ The architecture guidelines of the paper, each followed here:
 * weights from N(0, 0.02) (BatchNorm scales from N(1, 0.02)); Adam with
   learning rate 2e-4 and beta1 = 0.5.
 
-For MNIST, G maps z (100) to 7x7 -> 14x14 -> 28x28 and D mirrors it, the
-shapes of the DCGAN authors' own MNIST model, whose base width is 64 (G: 128
-then 64 channels; D: 64 then 128). ``width`` scales every layer, so ``book``
-scale fits a CPU and ``paper`` scale uses the published widths. 32x32 images
+For MNIST, G maps z (100) to 7x7 -> 14x14 -> 28x28 and D mirrors it: the
+paper's rules applied to MNIST's shapes (the paper gives no MNIST network; the
+MNIST model in the authors' code is label-conditional, with 1,024-unit dense
+layers). ``width`` scales every layer (64: G has 128 then 64 channels, D 64
+then 128), so ``book`` scale fits a CPU. 32x32 images
 (CIFAR-10, SVHN) go 4 -> 8 -> 16 -> 32 and 64x64 (CelebA) 4 -> ... -> 64, the
 paper's LSUN/faces generator.
 
