@@ -252,6 +252,9 @@ def test_trained_dcgan_trains_once_then_loads(isolated_cache, monkeypatch):
     assert first.log == second.log and len(first.log) == 3
     assert len(list(isolated_cache.glob("dcgan-smoke-*.pt"))) == 1
     assert {"IS", "FID", "classes", "max_share", "unsure"} <= set(first.extra["monitor"][-1])
+    monkeypatch.setitem(dcgan.SCALE_SETTINGS["smoke"]["compare"], "steps", 2)
+    small = dcgan.trained_dcgan("smoke", comparison=True)
+    assert len(small.log) == 2 and len(list(isolated_cache.glob("dcgan-smoke-*.pt"))) == 2
 
 
 def test_failure_rule():

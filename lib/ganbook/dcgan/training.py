@@ -18,12 +18,18 @@ from ganbook.core.checkpoint import Checkpoint, of_type
 from ganbook.core.loop import alternate
 from ganbook.core.losses import bce, generator_loss
 from ganbook.core.optim import adam
-from ganbook.core.settings import get_device, seed_everything
+from ganbook.core.settings import get_device, get_scale, seed_everything
 from ganbook.data.mnist import load_mnist
-from ganbook.dcgan.model import SHAPES, DCGANConfig, Discriminator, Generator, build, config_for
+from ganbook.dcgan.model import (
+    SCALE_SETTINGS,
+    SHAPES,
+    DCGANConfig,
+    Discriminator,
+    Generator,
+    build,
+    config_for,
+)
 from ganbook.metrics.evaluator import trained_monitored
-
-#: Generated images scored per monitoring point during training, and their seed.
 
 
 def real_batch(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -164,9 +170,9 @@ def trained(
 ) -> Checkpoint:
     """The MNIST DCGAN trained with ``config``, from the cache when it is there.
 
-    Sample quality (the chapter 1 scores of 500 images) is monitored every
-    ``sample_every`` steps. The cache key covers the config, the data source and
-    the chapter's code.
+    Sample quality (the chapter 1 scores of the book's standard number of
+    images) is monitored every ``sample_every`` steps. The cache key covers the
+    config, the data source and the chapter's code.
     """
     if config.dataset != "mnist":
         raise ValueError("trained() is for MNIST; call train() with the images of other data sets")
@@ -178,10 +184,15 @@ def trained_dcgan(
     method: str = "plain",
     seed: int = 0,
     device: str | torch.device | None = None,
+    comparison: bool = False,
 ) -> Checkpoint:
     """The chapter's MNIST DCGAN at ``scale``: loaded if cached, trained otherwise.
 
-    This is the model later chapters reuse (chapter 5 samples from its G with
-    its D); the defaults are the plain DCGAN of seed 0 that chapter 2 trains.
+    The defaults give the plain DCGAN of seed 0 that chapter 2 trains. With
+    ``comparison`` it is the (smaller, at ``book`` scale) network of the
+    chapter's comparison runs instead, the one chapter 5 samples from with its
+    D, since MH-GAN's hundreds of proposals per image make size count.
     """
-    return trained(config_for(scale, method=method, seed=seed), scale=scale, device=device)
+    overrides = SCALE_SETTINGS[get_scale(scale)]["compare"] if comparison else {}
+    config = config_for(scale, method=method, seed=seed, **overrides)
+    return trained(config, scale=scale, device=device)
