@@ -289,15 +289,3 @@ def test_sampler_steps_are_alpha_lr_over_n_after_burn_in():
     opt_g, _ = images_training._optimizers(models["G"], models["D"], sgd, False, 2000, gen)
     assert opt_g.param_groups[0]["temperature"] == 0.0
 
-
-def test_the_mixture_sample_draws_on_every_generator_in_turn():
-    images = torch.arange(3 * 4).float().view(3, 4, 1, 1, 1)  # 3 generators, 4 images each
-    assert bd.pooled(images).flatten().tolist()[:6] == [0, 4, 8, 1, 5, 9]
-    assert bd.pooled(images, 5).flatten().tolist() == [0, 4, 8, 1, 5]
-    config = bd.config_for("smoke")
-    G = bd.build(config.to_dict())["G"]
-    mixture = bd.mixture_sample(G, 7, seed=1)
-    per_generator = bd.generate(G, 4, seed=1)  # ceil(7 / 2) from each of the 2
-    assert mixture.shape == (7, 1, 28, 28) and len(G) == 2
-    assert torch.equal(mixture[:2], per_generator[:, 0])
-    assert torch.equal(mixture[6], per_generator[0, 3])

@@ -13,6 +13,7 @@ images_training   burn-in, then SGHMC; held-out accuracy; the model cache
 from ganbook.bayesian.images_model import (
     OPTIMIZERS,
     SCALE_SETTINGS,
+    SCORED_SAMPLES,
     SEMI_SETTINGS,
     BayesClassifier,
     BDCGANConfig,
@@ -35,7 +36,6 @@ from ganbook.bayesian.images_posterior import (
 from ganbook.bayesian.images_training import (
     generate,
     labelled_subset,
-    mixture_sample,
     pooled,
     progress_line,
     recalibrate_batchnorm,
@@ -48,6 +48,7 @@ from ganbook.bayesian.images_training import (
 __all__ = [
     "OPTIMIZERS",
     "SCALE_SETTINGS",
+    "SCORED_SAMPLES",
     "SEMI_SETTINGS",
     "BayesClassifier",
     "BDCGANConfig",
@@ -60,7 +61,6 @@ __all__ = [
     "dcgan_steps_at_equal_compute",
     "generate",
     "labelled_subset",
-    "mixture_sample",
     "load_classifier",
     "pairwise_gradient_penalty",
     "pooled",

@@ -204,6 +204,7 @@ SEMI_SETTINGS: dict[str, dict[str, Any]] = {
     "book": {"train_iter": 800, "burn_in": 560, "n_save": 200, "keep_every": 30},
     "paper": {"train_iter": 30_000, "burn_in": 5000, "n_save": 1000, "keep_every": 500},
 }
+SCORED_SAMPLES = {"smoke": 300, "book": 2000, "paper": 10_000}
 
 
 def config_for(scale: str | None = None, **overrides: Any) -> BDCGANConfig:

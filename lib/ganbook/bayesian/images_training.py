@@ -50,19 +50,9 @@ def generate(G: bg.Stacked, n: int, seed: int = 0) -> torch.Tensor:
     return generate_stacked(G, n, z_dim, torch.Generator().manual_seed(seed))
 
 
-def pooled(images: torch.Tensor, n: int | None = None) -> torch.Tensor:
-    """(K, m, C, H, W) -> (K * m, C, H, W): the posterior mixture's samples.
-
-    The generators take turns (image 1 of each, then image 2, ...), so the
-    first ``n`` images, if ``n`` is given, draw on every generator equally.
-    """
-    mixture = images.transpose(0, 1).reshape(-1, *images.shape[2:])
-    return mixture if n is None else mixture[:n]
-
-
-def mixture_sample(G: bg.Stacked, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` images of the posterior mixture, the generators in turn (see :func:`pooled`)."""
-    return pooled(generate(G, -(-n // len(G)), seed), n)
+def pooled(images: torch.Tensor) -> torch.Tensor:
+    """(K, n, C, H, W) -> (K * n, C, H, W): the posterior mixture's samples."""
+    return images.reshape(-1, *images.shape[2:])
 
 
 @torch.no_grad()
