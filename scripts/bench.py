@@ -61,7 +61,7 @@ def _ssgan(steps: int) -> None:
 #: chapter -> (what is trained, its training loop for ``steps`` steps at book settings)
 CHAPTERS: dict[str, tuple[str, Callable[[int], None]]] = {
     "1": ("GAN (MLP), batch 32", _gan),
-    "2": ("DCGAN, batch 64", _dcgan),
+    "2": ("DCGAN, width 64, batch 64", _dcgan),
     "3": ("11-class semi-supervised GAN, batch 64 + 32 labelled", _ssgan),
 }
 
