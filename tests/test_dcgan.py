@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -257,10 +258,18 @@ def test_trained_dcgan_trains_once_then_loads(isolated_cache, monkeypatch):
     assert len(small.log) == 2 and len(list(isolated_cache.glob("dcgan-smoke-*.pt"))) == 2
 
 
-def test_failure_rule():
-    assert not dcgan.failed({"classes": 10, "max_share": 0.12})
-    assert dcgan.failed({"classes": 7, "max_share": 0.2})
-    assert dcgan.failed({"classes": 10, "max_share": 0.31})
+def test_failure_rule_reads_the_images_the_classifier_is_sure_about():
+    # half the images unsure, the rest spread over ten digits: weak, not failed
+    spread = dcgan.sure_coverage(np.full(10, 0.05))
+    assert spread == {"sure classes": 10, "sure max share": pytest.approx(0.1), "sure": 0.5}
+    assert not dcgan.failed(spread)
+    # the sure images pile onto one digit: collapsed
+    piled = dcgan.sure_coverage(np.array([0.3] + [0.02] * 9))
+    assert piled["sure max share"] == pytest.approx(0.625) and dcgan.failed(piled)
+    # seven digits among the sure images
+    assert dcgan.failed(dcgan.sure_coverage(np.array([0.1] * 7 + [0.0] * 3)))
+    # sure about almost nothing
+    assert dcgan.failed(dcgan.sure_coverage(np.full(10, 0.005)))
 
 
 def test_comparison_summary_takes_medians_of_healthy_runs_and_counts_failures():

@@ -13,9 +13,11 @@ from ganbook.dcgan.comparison import (
     EVAL_SEED,
     FAIL_MAX_SHARE,
     FAIL_MIN_CLASSES,
+    FAIL_MIN_SURE,
     Comparison,
     compare,
     failed,
+    sure_coverage,
 )
 from ganbook.dcgan.model import (
     DATASETS,
@@ -45,6 +47,7 @@ __all__ = [
     "EVAL_SEED",
     "FAIL_MAX_SHARE",
     "FAIL_MIN_CLASSES",
+    "FAIL_MIN_SURE",
     "MATCHED",
     "METHODS",
     "SCALE_SETTINGS",
@@ -61,6 +64,7 @@ __all__ = [
     "joint_features",
     "matched_d_width",
     "parameter_count",
+    "sure_coverage",
     "real_batch",
     "train",
     "train_step",

@@ -2,10 +2,13 @@
 
 Each method is trained with each seed on the same data and budget, and every
 finished G is scored on the book's metrics (:data:`ganbook.metrics.SAMPLES`
-images). A run **failed** when its digits cover too few classes or lean on
-one (confident predictions only, so a run that never learned to draw digits
-fails too); the summary counts failures and gives the median and the range
-of the other runs, so one failed seed cannot drag a method's score around.
+images). A run **failed** when, among the images the classifier is sure
+about, too few digits appear or one dominates (a collapse), or when it is
+sure about almost none of them (no digits at all). The shares are taken
+among the sure images so that blurry but varied samples, which a short run
+makes, count as weak rather than failed. The summary counts failures and
+gives the median and the range of the other runs, so one failed seed cannot
+drag a method's score around.
 A plain D widened to the parameter count of the minibatch-discrimination D
 (:data:`ganbook.dcgan.model.MATCHED`) separates what the technique adds from
 what its extra parameters add.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -23,20 +27,42 @@ from ganbook.core.sampling import generate
 from ganbook.core.settings import get_scale
 from ganbook.dcgan.model import METHODS, SCALE_SETTINGS, config_for, parameter_count
 from ganbook.dcgan.training import trained
+from ganbook.metrics.evaluator import COVERED_SHARE
 
 #: Seed of the noise for the images a finished run is judged on.
 EVAL_SEED = 2024
 
 
-#: A finished run failed if fewer than this many classes get 2% of its images ...
+#: A finished run failed if fewer than this many digits get 2% of its sure images ...
 FAIL_MIN_CLASSES = 8
-#: ... or one digit takes more than this share of them.
+#: ... or one digit takes more than this share of them ...
 FAIL_MAX_SHARE = 0.3
+#: ... or the classifier is sure about fewer than this share of all its images.
+FAIL_MIN_SURE = 0.1
 
 
-def failed(scores: dict[str, float]) -> bool:
-    """Whether a run's scores say it failed: collapsed, or never drew clear digits."""
-    return scores["classes"] < FAIL_MIN_CLASSES or scores["max_share"] > FAIL_MAX_SHARE
+def sure_coverage(shares: np.ndarray) -> dict[str, float]:
+    """Classes covered and the largest share among the images the classifier is sure about.
+
+    ``shares`` is :meth:`ganbook.metrics.Evaluator.histogram`'s output (shares
+    of all images); ``sure`` is their sum, the share of images it is sure about.
+    """
+    sure = float(shares.sum())
+    among = shares / sure if sure > 0 else np.zeros_like(shares)
+    return {
+        "sure classes": int((among >= COVERED_SHARE).sum()),
+        "sure max share": float(among.max()),
+        "sure": sure,
+    }
+
+
+def failed(coverage: dict[str, float]) -> bool:
+    """Whether a run failed: collapsed among its sure images, or sure about almost none."""
+    return (
+        coverage["sure"] < FAIL_MIN_SURE
+        or coverage["sure classes"] < FAIL_MIN_CLASSES
+        or coverage["sure max share"] > FAIL_MAX_SHARE
+    )
 
 
 @dataclass
@@ -94,13 +120,15 @@ def compare(
             config = config_for(scale, method=method, seed=seed, **settings["compare"])
             checkpoint = trained(config, scale=scale, device=device)
             images = generate(checkpoint["G"], evaluator.samples, EVAL_SEED)
-            scores = evaluator.scores(images)
+            coverage = sure_coverage(evaluator.histogram(images))
             rows.append(
                 {
                     "method": method,
                     "seed": seed,
-                    **scores,
-                    "failed": failed(scores),
+                    **evaluator.scores(images),
+                    "sure classes": coverage["sure classes"],
+                    "sure max share": coverage["sure max share"],
+                    "failed": failed(coverage),
                     "D parameters": parameter_count(checkpoint["D"]),
                     "seconds": checkpoint.extra["seconds"],
                 }

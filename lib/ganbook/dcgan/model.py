@@ -229,7 +229,7 @@ SCALE_SETTINGS: dict[str, dict[str, Any]] = {
             "lr": 1e-3,
             "sample_every": 500,
         },
-        "compare": {"steps": 2500, "batch_size": 32, "width": 16, "sample_every": 250},
+        "compare": {"steps": 2000, "batch_size": 32, "width": 16, "sample_every": 250},
         "seeds": (0, 1, 2, 3, 4),
     },
     "paper": {
