@@ -278,3 +278,44 @@ def test_command_line(tmp_path, capsys):
     assert "multiple of 10" in capsys.readouterr().err
     assert train.main(["gan", "--labels", "100", "--out", str(out.with_name("gan"))]) == 2
     assert "--labels applies only to" in capsys.readouterr().err
+
+
+def _accuracies(rows):
+    """A test-accuracy Series indexed by (model, labels, seed), as the chapters build it."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["model", "labels", "seed", "test_acc"])
+    return frame.set_index(["model", "labels", "seed"])["test_acc"]
+
+
+def test_paired_gains_pair_runs_by_seed():
+    accuracy = _accuracies(
+        [
+            ("gan", 100, 0, 0.90),
+            ("gan", 100, 1, 0.80),
+            ("control", 100, 1, 0.75),
+            ("control", 100, 0, 0.85),
+            ("control", 100, 2, 0.10),  # no GAN run of seed 2: left out
+        ]
+    )
+    assert ssgan.paired_gains(accuracy, "gan", "control") == pytest.approx([5.0, 5.0])
+    with pytest.raises(ValueError, match="share no seed"):
+        ssgan.paired_gains(
+            _accuracies([("gan", 100, 0, 0.9), ("control", 100, 1, 0.8)]), "gan", "control"
+        )
+
+
+def test_verdict_separates_a_clear_gain_from_one_within_the_spread():
+    clear = _accuracies(
+        [("gan", 100, s, 0.90 + 0.01 * s) for s in range(3)]
+        + [("control", 100, s, 0.80 + 0.01 * s) for s in range(3)]
+    )
+    assert ssgan.verdict(clear, "gan", "control").endswith("clear of the spread over seeds")
+    # better on every seed, but the worst GAN run is below the best control run
+    overlapping = _accuracies(
+        [("gan", 100, 0, 0.81), ("gan", 100, 1, 0.95)]
+        + [("control", 100, 0, 0.80), ("control", 100, 1, 0.90)]
+    )
+    assert "within the spread" in ssgan.verdict(overlapping, "gan", "control")
+    worse = _accuracies([("gan", 100, 0, 0.7), ("control", 100, 0, 0.8)])
+    assert ssgan.verdict(worse, "gan", "control").startswith("no gain")

@@ -15,9 +15,11 @@ from ganbook.ssl.experiments import (
     SEEDS,
     WORKERS,
     RunKey,
+    paired_gains,
     results_table,
     run_grid,
     train_all,
+    verdict,
 )
 from ganbook.ssl.labels import (
     MASKS,
@@ -115,6 +117,7 @@ __all__ = [
     "labels_seen_by_epoch",
     "load_classifier",
     "masked_mean",
+    "paired_gains",
     "recalibrate_batchnorm",
     "resize",
     "results_table",
@@ -126,4 +129,5 @@ __all__ = [
     "train",
     "train_all",
     "trained",
+    "verdict",
 ]

@@ -121,3 +121,28 @@ def results_table(runs: dict[RunKey, Checkpoint]) -> pd.DataFrame:
         for (model, labels, seed), run in runs.items()
     ]
     return pd.DataFrame(rows)
+
+
+def paired_gains(accuracy: pd.Series, model: str, control: str, labels: int = 100) -> list[float]:
+    """``model`` minus ``control`` on each seed they share, in points.
+
+    ``accuracy`` is the test accuracy indexed by (model, labels, seed), as
+    ``results_table(runs).set_index(["model", "labels", "seed"])["test_acc"]``
+    gives it; a seed fixes the labelled images, so each pair saw the same labels.
+    """
+    ours, theirs = accuracy[model][labels], accuracy[control][labels]
+    seeds = sorted(set(ours.index) & set(theirs.index))
+    if not seeds:
+        raise ValueError(f"{model} and {control} share no seed at {labels} labels")
+    return [100 * (ours[s] - theirs[s]) for s in seeds]
+
+
+def verdict(accuracy: pd.Series, model: str, control: str, labels: int = 100) -> str:
+    """Whether ``model``'s gain over ``control`` stands out of the seeds' spread, in words."""
+    gains = paired_gains(accuracy, model, control, labels)
+    ours, theirs = accuracy[model][labels], accuracy[control][labels]
+    if min(gains) > 0 and ours.min() > theirs.max():
+        return "a gain on every seed, clear of the spread over seeds"
+    if min(gains) > 0:
+        return "a gain on every seed, but within the spread over seeds"
+    return "no gain beyond the noise: on some seed it does no better"
