@@ -40,3 +40,16 @@ def test_unavailable_device_is_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("ganbook-train: error:") and err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_python_dash_m_ganbook_train_is_the_same_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ganbook.train", "ssgan-mlp", "--labels", "0", "--out", "x"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "ganbook-train" in done.stderr and "labels" in done.stderr
