@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -282,8 +283,6 @@ def test_command_line(tmp_path, capsys):
 
 def _accuracies(rows):
     """A test-accuracy Series indexed by (model, labels, seed), as the chapters build it."""
-    import pandas as pd
-
     frame = pd.DataFrame(rows, columns=["model", "labels", "seed", "test_acc"])
     return frame.set_index(["model", "labels", "seed"])["test_acc"]
 

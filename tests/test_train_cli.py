@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -42,14 +45,13 @@ def test_unavailable_device_is_one_line(tmp_path, capsys, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
-def test_python_dash_m_ganbook_train_is_the_same_command():
-    import subprocess
-    import sys
-
+def test_python_dash_m_ganbook_train_is_the_same_command(tmp_path):
+    out = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "ganbook.train", "ssgan-mlp", "--labels", "0", "--out", "x"],
+        [sys.executable, "-m", "ganbook.train", "ssgan-mlp", "--labels", "0", "--out", str(out)],
         capture_output=True,
         text=True,
     )
     assert done.returncode == 2, done.stderr
     assert "ganbook-train" in done.stderr and "labels" in done.stderr
+    assert not out.exists()
