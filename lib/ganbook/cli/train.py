@@ -3,6 +3,7 @@
     ganbook-train gan --scale book --seed 0 --out runs/gan
     ganbook-train dcgan --scale book --seed 0 --feature-matching --out runs/fm
     ganbook-train dcgan --scale paper --dataset svhn --data-path ~/data --out runs/svhn
+    ganbook-train cdcgan --scale paper --seed 0 --out runs/cdcgan
     ganbook-train ssgan --labels 100 --scale book --seed 0 --out runs/ssgan
     ganbook-train ssgan-mlp --labels 100 --scale book --seed 0 --out runs/mlp
     ganbook-train grid25 --scale book --seed 0 --out runs/grid25
@@ -96,6 +97,16 @@ def _train_dcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
     )
 
 
+def _train_cdcgan(args: argparse.Namespace) -> checkpoint.Checkpoint:
+    from ganbook.dcgan import conditional
+
+    overrides = {"seed": args.seed}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    config = conditional.config_for(args.scale, **overrides)
+    return conditional.train(config, device=args.device, monitor=_finite_monitor(args))
+
+
 def _train_classifier(args: argparse.Namespace) -> checkpoint.Checkpoint:
     from ganbook.metrics.evaluator import CLASSIFIER_EPOCHS, train_classifier
 
@@ -145,6 +156,7 @@ def _toy_trainer(task: str) -> Callable[[argparse.Namespace], checkpoint.Checkpo
 TRAINERS: dict[str, Callable[[argparse.Namespace], checkpoint.Checkpoint]] = {
     "gan": _train_gan,
     "dcgan": _train_dcgan,
+    "cdcgan": _train_cdcgan,
     "classifier": _train_classifier,
     "ssgan": _ssgan_trainer("eleven"),
     "ssgan-klogit": _ssgan_trainer("klogit"),

@@ -7,8 +7,10 @@ comparison  plain DCGAN, feature matching, minibatch discrimination and a plain 
             of the same size, seed by seed
 techniques  feature matching ||E f(x) - E f(G(z))||^2 and minibatch discrimination
 latent      linear and spherical paths through z
+conditional the DCGAN authors' own MNIST model, conditioned on the digit's label
 """
 
+from ganbook.dcgan import conditional
 from ganbook.dcgan.comparison import (
     EVAL_SEED,
     FAIL_MAX_SHARE,
@@ -58,6 +60,7 @@ __all__ = [
     "Generator",
     "build",
     "compare",
+    "conditional",
     "config_for",
     "failed",
     "feature_sizes",
