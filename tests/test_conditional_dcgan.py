@@ -55,6 +55,34 @@ def test_the_label_reaches_both_players():
     assert conditional.balanced_labels(12).tolist() == [*range(10), 0, 1]
 
 
+def test_the_control_is_the_same_network_told_nothing():
+    torch.manual_seed(0)
+    told = conditional.build(conditional.config_for("smoke").to_dict())
+    blind = conditional.build(conditional.config_for("smoke", labels=False).to_dict())
+    assert _count(told["G"]) == _count(blind["G"]) and _count(told["D"]) == _count(blind["D"])
+    blind["G"].load_state_dict(told["G"].state_dict())
+    blind["D"].load_state_dict(told["D"].state_dict())
+    G, D = blind["G"].eval(), blind["D"].eval()
+    z = torch.rand(10, G.z_dim) * 2 - 1
+    threes, sevens = torch.full((10,), 3), torch.full((10,), 7)
+    assert torch.equal(G(z, threes), G(z, sevens))
+    assert not torch.equal(G(z, threes), told["G"].eval()(z, threes))
+    x = G(z)
+    assert torch.equal(D(x, threes), D(x, sevens))
+
+
+def test_the_control_keeps_every_weight_in_training():
+    # every label input is a tenth, so no weight is left to weight decay alone
+    config = conditional.config_for("smoke", labels=False, steps=1, batch_size=4)
+    run = conditional.train(config, device="cpu", quiet=True)
+    seed_everything(config.seed)
+    fresh = conditional.build(config.to_dict())
+    for name in ("G", "D"):
+        for p, q in zip(fresh[name].parameters(), run[name].parameters(), strict=True):
+            label_part = (p - q).abs()
+            assert label_part.min() > 0  # Adam moved every single weight
+
+
 def test_learning_rate_holds_then_falls_to_zero():
     config = conditional.config_for("smoke", steps=100, lr=1e-3)
     rates = [conditional.learning_rate(config, step) for step in (0, 50, 75, 99)]
