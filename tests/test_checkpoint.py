@@ -29,7 +29,7 @@ def test_the_chapters_register_their_kinds():
     import ganbook.selection.toys  # noqa: F401
     import ganbook.ssl  # noqa: F401
 
-    assert {"gan", "dcgan", "ssgan", "bayesian_dcgan", "toy"} <= set(checkpoint.kinds())
+    assert {"gan", "dcgan", "cdcgan", "ssgan", "bayesian_dcgan", "toy"} <= set(checkpoint.kinds())
 
 
 class _Payload:

@@ -7,6 +7,7 @@ import pytest
 import ganbook.bayesian.images
 import ganbook.bayesian.synthetic
 import ganbook.dcgan
+import ganbook.dcgan.conditional
 import ganbook.selection
 import ganbook.ssl
 import ganbook.vanilla
@@ -15,6 +16,7 @@ from ganbook.core.config import Config
 CHAPTERS = [
     ganbook.vanilla,
     ganbook.dcgan,
+    ganbook.dcgan.conditional,
     ganbook.ssl,
     ganbook.bayesian.synthetic,
     ganbook.bayesian.images,
