@@ -518,7 +518,7 @@ def test_an_interrupted_run_leaves_the_old_run_intact(how, made, tmp_path):
         child.kill()  # never leave a runaway training process behind
     assert _snapshot(synth) == before
     if how == signal.SIGINT:
-        assert child.returncode == 130
+        assert child.returncode == 130, err  # the child's own words if it ended otherwise
         assert "interrupted" in _one_error_line(err, "bgan_synth")
         assert [p.name for p in synth.parent.iterdir() if p.name.startswith(".")] == []
     else:
